@@ -1,0 +1,407 @@
+//! Paper × reviewer affinity from keywords, and how keyword and external scores combine.
+//!
+//! # Keywords
+//!
+//! A keyword list is `;`-separated. Each keyword is normalised: Unicode NFKC, lower case,
+//! surrounding white space removed and inner runs of white space folded to one space
+//! ([`normalize_keyword`]). A paper's or reviewer's keywords form a set.
+//!
+//! # TF-IDF cosine (the default)
+//!
+//! Every paper and every reviewer is a document; with `N` documents and `df(k)` of them holding
+//! keyword `k`, the weight of `k` is the smoothed inverse document frequency
+//!
+//! ```text
+//! idf(k) = ln((1 + N) / (1 + df(k))) + 1
+//! ```
+//!
+//! and the affinity of paper `p` and reviewer `r` is the cosine of their weighted sets:
+//!
+//! ```text
+//! affinity(p, r) = Σ_{k ∈ K(p) ∩ K(r)} idf(k)²  /  ( sqrt(Σ_{k ∈ K(p)} idf(k)²) · sqrt(Σ_{k ∈ K(r)} idf(k)²) )
+//! ```
+//!
+//! so a shared rare topic counts more than a shared common one. It lies in [0, 1]: 1 for equal
+//! sets, 0 when nothing is shared or either set is empty.
+//!
+//! # Jaccard
+//!
+//! `|K(p) ∩ K(r)| / |K(p) ∪ K(r)|`, also in [0, 1] (0 when both are empty).
+//!
+//! # Combining with `scores.csv`
+//!
+//! When a venue has both keywords and external scores, the affinity is the weighted mean
+//! `(w_s · score + w_k · keyword) / (w_s + w_k)` with `w_s = --score-weight` and
+//! `w_k = --keyword-weight` (both 1 by default); a pair missing from `scores.csv` has score 0.
+//! A venue with only one of the two uses it alone.
+//!
+//! Every affinity is rounded to fixed point (10⁻⁶, [`crate::model::SCORE_SCALE`]), and that
+//! rounded value is what the solvers optimise exactly.
+//!
+//! # Cost
+//!
+//! The matrix is built sparse, from an inverted index keyword → reviewers: each paper only
+//! touches the reviewers that share a keyword with it, in parallel over papers with rayon. Work is
+//! `O(Σ_p Σ_{k∈K(p)} df_R(k))`, and memory is the number of non-zero pairs.
+
+use rayon::prelude::*;
+use rustc_hash::FxHashMap;
+use unicode_normalization::UnicodeNormalization;
+
+use crate::error::{Error, Result};
+use crate::model::{AffinityMatrix, SCORE_SCALE, SparseRows, Venue, score_to_units};
+
+/// How keyword affinity is computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum KeywordMeasure {
+    /// TF-IDF-weighted cosine similarity (the default).
+    #[default]
+    TfIdf,
+    /// Jaccard similarity of the keyword sets.
+    Jaccard,
+}
+
+/// How the affinity matrix is built.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AffinityOptions {
+    /// The keyword measure.
+    pub measure: KeywordMeasure,
+    /// Weight of `scores.csv` when a venue has both scores and keywords.
+    pub score_weight: f64,
+    /// Weight of keyword affinity when a venue has both scores and keywords.
+    pub keyword_weight: f64,
+}
+
+impl Default for AffinityOptions {
+    fn default() -> AffinityOptions {
+        AffinityOptions {
+            measure: KeywordMeasure::TfIdf,
+            score_weight: 1.0,
+            keyword_weight: 1.0,
+        }
+    }
+}
+
+/// Normalises one keyword: NFKC, lower case, white space trimmed and folded.
+///
+/// ```
+/// assert_eq!(papermatch::affinity::normalize_keyword("  Pipeline\tParallelism "), "pipeline parallelism");
+/// assert_eq!(papermatch::affinity::normalize_keyword("ＦＰ８"), "fp8");
+/// ```
+pub fn normalize_keyword(k: &str) -> String {
+    let nfkc: String = k.nfkc().collect::<String>().to_lowercase();
+    nfkc.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Splits a `;`-separated list into trimmed, non-empty items.
+pub fn split_list(s: &str) -> impl Iterator<Item = &str> {
+    s.split(';').map(str::trim).filter(|x| !x.is_empty())
+}
+
+/// Builds the affinity matrix of a venue: keywords, external scores, or their weighted mean.
+pub fn build(venue: &Venue, opts: &AffinityOptions) -> Result<AffinityMatrix> {
+    let has_keywords = venue.has_profiles
+        && (venue.papers.iter().any(|p| !p.keywords.is_empty())
+            || venue.reviewers.iter().any(|r| !r.keywords.is_empty()));
+    match (&venue.scores, has_keywords) {
+        (Some(s), false) => Ok(s.clone()),
+        (None, _) => Ok(AffinityMatrix::Sparse(keyword_affinity(
+            venue,
+            opts.measure,
+        ))),
+        (Some(s), true) => {
+            let (ws, wk) = (opts.score_weight, opts.keyword_weight);
+            if !(ws.is_finite() && wk.is_finite() && ws >= 0.0 && wk >= 0.0 && ws + wk > 0.0) {
+                return Err(Error::Options(format!(
+                    "--score-weight {ws} and --keyword-weight {wk} must be non-negative and not both 0"
+                )));
+            }
+            if wk == 0.0 {
+                return Ok(s.clone());
+            }
+            let k = keyword_affinity(venue, opts.measure);
+            if ws == 0.0 {
+                return Ok(AffinityMatrix::Sparse(k));
+            }
+            Ok(blend(s, &k, ws / (ws + wk)))
+        }
+    }
+}
+
+/// `share · scores + (1 − share) · keywords`, rounded to fixed point.
+fn blend(scores: &AffinityMatrix, keywords: &SparseRows, share: f64) -> AffinityMatrix {
+    let mix =
+        |s: i32, k: i32| -> i32 { (share * s as f64 + (1.0 - share) * k as f64).round() as i32 };
+    match scores {
+        AffinityMatrix::Dense(a) => {
+            let mut out = a.clone();
+            out.axis_iter_mut(ndarray::Axis(0))
+                .into_par_iter()
+                .enumerate()
+                .for_each(|(p, mut row)| {
+                    let (cols, vals) = keywords.row(p);
+                    let mut next = cols.iter().zip(vals).peekable();
+                    for (r, x) in row.iter_mut().enumerate() {
+                        let k = match next.peek() {
+                            Some(&(&c, &v)) if c as usize == r => {
+                                next.next();
+                                v
+                            }
+                            _ => 0,
+                        };
+                        *x = mix(*x, k);
+                    }
+                });
+            AffinityMatrix::Dense(out)
+        }
+        AffinityMatrix::Sparse(s) => {
+            let rows = (0..s.n_rows())
+                .into_par_iter()
+                .map(|p| {
+                    let (sc, sv) = s.row(p);
+                    let (kc, kv) = keywords.row(p);
+                    let mut out = Vec::with_capacity(sc.len() + kc.len());
+                    let (mut i, mut j) = (0, 0);
+                    while i < sc.len() || j < kc.len() {
+                        let (c, a, b) = match (sc.get(i), kc.get(j)) {
+                            (Some(&x), Some(&y)) if x == y => {
+                                i += 1;
+                                j += 1;
+                                (x, sv[i - 1], kv[j - 1])
+                            }
+                            (Some(&x), Some(&y)) if x < y => {
+                                i += 1;
+                                (x, sv[i - 1], 0)
+                            }
+                            (Some(&x), None) => {
+                                i += 1;
+                                (x, sv[i - 1], 0)
+                            }
+                            (_, Some(&y)) => {
+                                j += 1;
+                                (y, 0, kv[j - 1])
+                            }
+                            (None, None) => unreachable!(),
+                        };
+                        let v = mix(a, b);
+                        if v != 0 {
+                            out.push((c, v));
+                        }
+                    }
+                    out
+                })
+                .collect();
+            AffinityMatrix::Sparse(SparseRows::from_rows(s.n_cols, rows))
+        }
+    }
+}
+
+/// Keyword affinity of every paper with every reviewer, as a sparse matrix of non-zero pairs.
+///
+/// ```
+/// use papermatch::model::{Paper, Reviewer, Venue};
+/// use papermatch::affinity::{keyword_affinity, KeywordMeasure};
+/// let kw = |s: &[&str]| s.iter().map(|k| k.to_string()).collect::<Vec<_>>();
+/// let venue = Venue {
+///     papers: vec![Paper { id: "p".into(), keywords: kw(&["offloading", "pipelining"]), ..Default::default() }],
+///     reviewers: vec![
+///         Reviewer { id: "a".into(), keywords: kw(&["offloading", "pipelining"]), ..Default::default() },
+///         Reviewer { id: "b".into(), keywords: kw(&["energy"]), ..Default::default() },
+///     ],
+///     has_profiles: true,
+///     ..Default::default()
+/// };
+/// let m = keyword_affinity(&venue, KeywordMeasure::TfIdf);
+/// assert_eq!(m.get(0, 0), 1_000_000); // identical sets
+/// assert_eq!(m.get(0, 1), 0);         // nothing shared
+/// ```
+pub fn keyword_affinity(venue: &Venue, measure: KeywordMeasure) -> SparseRows {
+    let n_rev = venue.reviewers.len();
+    // Term ids in sorted keyword order, so every run numbers them alike.
+    let mut vocab: Vec<&str> = venue
+        .papers
+        .iter()
+        .flat_map(|p| &p.keywords)
+        .chain(venue.reviewers.iter().flat_map(|r| &r.keywords))
+        .map(String::as_str)
+        .collect();
+    vocab.sort_unstable();
+    vocab.dedup();
+    let term: FxHashMap<&str, u32> = vocab
+        .iter()
+        .enumerate()
+        .map(|(i, &k)| (k, i as u32))
+        .collect();
+    let terms_of = |kws: &[String]| -> Vec<u32> {
+        let mut t: Vec<u32> = kws.iter().map(|k| term[k.as_str()]).collect();
+        t.sort_unstable();
+        t.dedup();
+        t
+    };
+    let paper_terms: Vec<Vec<u32>> = venue.papers.iter().map(|p| terms_of(&p.keywords)).collect();
+    let reviewer_terms: Vec<Vec<u32>> = venue
+        .reviewers
+        .iter()
+        .map(|r| terms_of(&r.keywords))
+        .collect();
+    let mut df = vec![0u32; vocab.len()];
+    for t in paper_terms.iter().chain(&reviewer_terms).flatten() {
+        df[*t as usize] += 1;
+    }
+    let n_docs = (venue.papers.len() + n_rev) as f64;
+    let w2: Vec<f64> = df
+        .iter()
+        .map(|&d| {
+            let idf = ((1.0 + n_docs) / (1.0 + d as f64)).ln() + 1.0;
+            idf * idf
+        })
+        .collect();
+    let mut postings: Vec<Vec<u32>> = vec![Vec::new(); vocab.len()];
+    for (r, ts) in reviewer_terms.iter().enumerate() {
+        for &t in ts {
+            postings[t as usize].push(r as u32);
+        }
+    }
+    let norm = |ts: &[u32]| ts.iter().map(|&t| w2[t as usize]).sum::<f64>().sqrt();
+    let reviewer_norm: Vec<f64> = reviewer_terms.iter().map(|t| norm(t)).collect();
+    let rows: Vec<Vec<(u32, i32)>> = paper_terms
+        .par_iter()
+        .map_init(
+            || (vec![0f64; n_rev], Vec::<u32>::new()),
+            |(acc, touched), pts| {
+                for &t in pts {
+                    let add = match measure {
+                        KeywordMeasure::TfIdf => w2[t as usize],
+                        KeywordMeasure::Jaccard => 1.0,
+                    };
+                    for &r in &postings[t as usize] {
+                        if acc[r as usize] == 0.0 {
+                            touched.push(r);
+                        }
+                        acc[r as usize] += add;
+                    }
+                }
+                touched.sort_unstable();
+                let pn = norm(pts);
+                let row = touched
+                    .iter()
+                    .map(|&r| {
+                        let shared = acc[r as usize];
+                        acc[r as usize] = 0.0;
+                        let x = match measure {
+                            KeywordMeasure::TfIdf => shared / (pn * reviewer_norm[r as usize]),
+                            KeywordMeasure::Jaccard => {
+                                let union = pts.len() + reviewer_terms[r as usize].len();
+                                shared / (union as f64 - shared)
+                            }
+                        };
+                        (r, score_to_units(x).clamp(0, SCORE_SCALE) as i32)
+                    })
+                    .filter(|&(_, v)| v > 0)
+                    .collect();
+                touched.clear();
+                row
+            },
+        )
+        .collect();
+    SparseRows::from_rows(n_rev, rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Paper, Reviewer};
+
+    fn kw(s: &[&str]) -> Vec<String> {
+        s.iter().map(|k| k.to_string()).collect()
+    }
+
+    fn venue() -> Venue {
+        Venue {
+            papers: vec![
+                Paper {
+                    id: "p1".into(),
+                    keywords: kw(&["a", "rare"]),
+                    ..Default::default()
+                },
+                Paper {
+                    id: "p2".into(),
+                    keywords: kw(&["a"]),
+                    ..Default::default()
+                },
+            ],
+            reviewers: vec![
+                Reviewer {
+                    id: "r1".into(),
+                    keywords: kw(&["a"]),
+                    ..Default::default()
+                },
+                Reviewer {
+                    id: "r2".into(),
+                    keywords: kw(&["rare"]),
+                    ..Default::default()
+                },
+                Reviewer {
+                    id: "r3".into(),
+                    keywords: kw(&["a", "b"]),
+                    ..Default::default()
+                },
+            ],
+            has_profiles: true,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn tfidf_matches_hand_computation() {
+        let m = keyword_affinity(&venue(), KeywordMeasure::TfIdf);
+        // N = 5 documents; df(a) = 4, df(rare) = 2, df(b) = 1.
+        let idf = |df: f64| ((6.0 / (1.0 + df)) as f64).ln() + 1.0;
+        let (a, rare, b) = (idf(4.0), idf(2.0), idf(1.0));
+        let p1 = (a * a + rare * rare).sqrt();
+        let expect_r1 = a * a / (p1 * a);
+        let expect_r2 = rare * rare / (p1 * rare);
+        let expect_p2_r3 = a * a / (a * (a * a + b * b).sqrt());
+        assert_eq!(m.get(0, 0), score_to_units(expect_r1) as i32);
+        assert_eq!(m.get(0, 1), score_to_units(expect_r2) as i32);
+        assert!(
+            m.get(0, 1) > m.get(0, 0),
+            "the rare shared topic counts more"
+        );
+        assert_eq!(m.get(1, 2), score_to_units(expect_p2_r3) as i32);
+        assert_eq!(m.get(1, 1), 0);
+        assert_eq!(m.get(1, 0), SCORE_SCALE as i32);
+    }
+
+    #[test]
+    fn jaccard_matches_hand_computation() {
+        let m = keyword_affinity(&venue(), KeywordMeasure::Jaccard);
+        assert_eq!(m.get(0, 0), 500_000);
+        assert_eq!(m.get(0, 2), 333_333);
+        assert_eq!(m.get(1, 2), 500_000);
+        assert_eq!(m.get(1, 0), 1_000_000);
+    }
+
+    #[test]
+    fn blend_is_weighted_mean() {
+        let mut v = venue();
+        v.scores = Some(AffinityMatrix::Dense(ndarray::Array2::from_elem(
+            (2, 3),
+            200_000,
+        )));
+        let opts = AffinityOptions {
+            measure: KeywordMeasure::Jaccard,
+            score_weight: 3.0,
+            keyword_weight: 1.0,
+        };
+        let m = build(&v, &opts).unwrap();
+        assert_eq!(m.get(1, 0), 400_000); // (3·0.2 + 1·1.0) / 4
+        assert_eq!(m.get(1, 1), 150_000); // (3·0.2 + 0) / 4
+    }
+
+    #[test]
+    fn normalises_keywords() {
+        assert_eq!(normalize_keyword(" Low   Precision "), "low precision");
+        assert_eq!(split_list("a; ;b ;").collect::<Vec<_>>(), vec!["a", "b"]);
+    }
+}

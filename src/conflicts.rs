@@ -1,0 +1,393 @@
+//! Conflicts of interest: which paper–reviewer pairs may never be assigned, and why.
+//!
+//! A pair conflicts when any of these holds:
+//!
+//! - **declared**: it is listed in `conflicts.csv`;
+//! - **author**: the reviewer is among the paper's authors (an author entry equal to the reviewer's
+//!   id, or to their e-mail, ignoring case);
+//! - **institution**: the reviewer's institution equals an author's institution (from the paper's
+//!   `institutions` column, or the institution of an author who is also a reviewer), compared
+//!   after [`normalize_keyword`](crate::affinity::normalize_keyword);
+//! - **e-mail domain**: the reviewer's e-mail domain equals an author's (from author e-mails and
+//!   authors who are reviewers). Domains are compared by organisation: the last two labels, or
+//!   three when the second-level label is generic (`ox.ac.uk`, `unsw.edu.au`), so
+//!   `cs.stanford.edu` matches `stanford.edu`. Webmail domains ([`WEBMAIL`]) never conflict.
+//!
+//! The institution and domain rules can each be turned off. This module only finds conflicts; the
+//! solvers treat a conflicting pair as ineligible.
+
+use rayon::prelude::*;
+use rustc_hash::{FxHashMap, FxHashSet};
+
+use crate::affinity::normalize_keyword;
+use crate::model::{PaperIdx, ReviewerIdx, Venue};
+
+/// E-mail domains shared by unrelated people, exempt from the domain rule.
+pub const WEBMAIL: &[&str] = &[
+    "gmail.com",
+    "googlemail.com",
+    "outlook.com",
+    "hotmail.com",
+    "live.com",
+    "msn.com",
+    "yahoo.com",
+    "yahoo.co.uk",
+    "icloud.com",
+    "me.com",
+    "mac.com",
+    "aol.com",
+    "proton.me",
+    "protonmail.com",
+    "gmx.de",
+    "gmx.net",
+    "web.de",
+    "mail.ru",
+    "yandex.ru",
+    "qq.com",
+    "163.com",
+    "126.com",
+    "foxmail.com",
+    "naver.com",
+    "zoho.com",
+    "fastmail.com",
+    "hey.com",
+];
+
+/// Which rules find conflicts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConflictOptions {
+    /// Same institution as an author.
+    pub institution_rule: bool,
+    /// Same e-mail domain as an author.
+    pub domain_rule: bool,
+}
+
+impl Default for ConflictOptions {
+    fn default() -> ConflictOptions {
+        ConflictOptions {
+            institution_rule: true,
+            domain_rule: true,
+        }
+    }
+}
+
+/// Why a pair conflicts: a set of reasons.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+pub struct Reasons(u8);
+
+impl Reasons {
+    /// Listed in `conflicts.csv`.
+    pub const DECLARED: Reasons = Reasons(1);
+    /// The reviewer is an author.
+    pub const AUTHOR: Reasons = Reasons(2);
+    /// Same institution as an author.
+    pub const INSTITUTION: Reasons = Reasons(4);
+    /// Same e-mail domain as an author.
+    pub const DOMAIN: Reasons = Reasons(8);
+
+    /// Whether all of `other`'s reasons are in `self`.
+    pub fn contains(self, other: Reasons) -> bool {
+        self.0 & other.0 == other.0
+    }
+}
+
+impl std::ops::BitOr for Reasons {
+    type Output = Reasons;
+    fn bitor(self, o: Reasons) -> Reasons {
+        Reasons(self.0 | o.0)
+    }
+}
+
+/// The conflicting pairs of a venue, by paper, each with its reasons.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Conflicts {
+    indptr: Vec<usize>,
+    reviewers: Vec<u32>,
+    reasons: Vec<Reasons>,
+    declared: FxHashMap<(u32, u32), String>,
+}
+
+impl Conflicts {
+    /// No conflicts among `n_papers` papers.
+    pub fn none(n_papers: usize) -> Conflicts {
+        Conflicts {
+            indptr: vec![0; n_papers + 1],
+            ..Default::default()
+        }
+    }
+
+    /// Builds the set from `(paper, reviewer, reasons)` triples (any order, repeats merged).
+    pub fn from_pairs(n_papers: usize, mut pairs: Vec<(u32, u32, Reasons)>) -> Conflicts {
+        pairs.par_sort_unstable_by_key(|&(p, r, _)| (p, r));
+        let mut c = Conflicts::none(n_papers);
+        c.reviewers.reserve(pairs.len());
+        let mut counts = vec![0usize; n_papers];
+        for (p, r, why) in pairs {
+            if c.reviewers.len() > 0 && counts[p as usize] > 0 && *c.reviewers.last().unwrap() == r
+            {
+                let last = c.reasons.last_mut().unwrap();
+                *last = *last | why;
+                continue;
+            }
+            counts[p as usize] += 1;
+            c.reviewers.push(r);
+            c.reasons.push(why);
+        }
+        for p in 0..n_papers {
+            c.indptr[p + 1] = c.indptr[p] + counts[p];
+        }
+        c
+    }
+
+    /// The reviewers conflicting with paper `p`, in increasing order.
+    pub fn of_paper(&self, p: usize) -> &[u32] {
+        &self.reviewers[self.indptr[p]..self.indptr[p + 1]]
+    }
+
+    /// Whether paper `p` and reviewer `r` conflict.
+    pub fn contains(&self, p: usize, r: usize) -> bool {
+        self.of_paper(p).binary_search(&(r as u32)).is_ok()
+    }
+
+    /// The reasons of a pair, if it conflicts.
+    pub fn reasons(&self, p: usize, r: usize) -> Option<Reasons> {
+        let a = self.indptr[p];
+        self.of_paper(p)
+            .binary_search(&(r as u32))
+            .ok()
+            .map(|i| self.reasons[a + i])
+    }
+
+    /// Number of conflicting pairs.
+    pub fn len(&self) -> usize {
+        self.reviewers.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.reviewers.is_empty()
+    }
+
+    /// Every conflicting pair with its reasons, by paper then reviewer index.
+    pub fn iter(&self) -> impl Iterator<Item = (PaperIdx, ReviewerIdx, Reasons)> + '_ {
+        (0..self.indptr.len() - 1).flat_map(move |p| {
+            (self.indptr[p]..self.indptr[p + 1]).map(move |i| {
+                (
+                    PaperIdx(p as u32),
+                    ReviewerIdx(self.reviewers[i]),
+                    self.reasons[i],
+                )
+            })
+        })
+    }
+
+    /// A readable reason for a pair, e.g. `author; same e-mail domain (mit.edu)`.
+    pub fn describe(&self, venue: &Venue, p: PaperIdx, r: ReviewerIdx) -> String {
+        let Some(why) = self.reasons(p.ix(), r.ix()) else {
+            return String::new();
+        };
+        let mut parts = Vec::new();
+        if why.contains(Reasons::DECLARED) {
+            match self.declared.get(&(p.0, r.0)).filter(|s| !s.is_empty()) {
+                Some(text) => parts.push(format!("declared: {text}")),
+                None => parts.push("declared".to_string()),
+            }
+        }
+        if why.contains(Reasons::AUTHOR) {
+            parts.push("author".to_string());
+        }
+        let rev = &venue.reviewers[r.ix()];
+        if why.contains(Reasons::INSTITUTION) {
+            parts.push(format!("same institution ({})", rev.institution.trim()));
+        }
+        if why.contains(Reasons::DOMAIN) {
+            let d = email_domain(&rev.email).map(org_domain).unwrap_or_default();
+            parts.push(format!("same e-mail domain ({d})"));
+        }
+        parts.join("; ")
+    }
+}
+
+/// The domain of an e-mail address, lower-cased, if it has one.
+pub fn email_domain(email: &str) -> Option<String> {
+    let (_, d) = email.trim().rsplit_once('@')?;
+    let d = d.trim().trim_end_matches('.').to_lowercase();
+    (!d.is_empty()).then_some(d)
+}
+
+/// The organisation part of a domain: last two labels, or three under a generic second level.
+///
+/// ```
+/// use papermatch::conflicts::org_domain;
+/// assert_eq!(org_domain("cs.stanford.edu".into()), "stanford.edu");
+/// assert_eq!(org_domain("eng.ox.ac.uk".into()), "ox.ac.uk");
+/// ```
+pub fn org_domain(d: String) -> String {
+    let labels: Vec<&str> = d.split('.').collect();
+    let n = labels.len();
+    if n <= 2 {
+        return d;
+    }
+    let generic = ["ac", "co", "com", "edu", "gov", "org", "net", "res"];
+    let keep = if labels[n - 1].len() == 2 && generic.contains(&labels[n - 2]) {
+        3
+    } else {
+        2
+    };
+    labels[n.saturating_sub(keep)..].join(".")
+}
+
+/// Finds every conflict of a venue.
+pub fn find_conflicts(venue: &Venue, opts: &ConflictOptions) -> Conflicts {
+    let n_papers = venue.papers.len();
+    let mut by_id: FxHashMap<String, u32> = FxHashMap::default();
+    let mut by_inst: FxHashMap<String, Vec<u32>> = FxHashMap::default();
+    let mut by_domain: FxHashMap<String, Vec<u32>> = FxHashMap::default();
+    let webmail: FxHashSet<&str> = WEBMAIL.iter().copied().collect();
+    for (i, r) in venue.reviewers.iter().enumerate() {
+        let i = i as u32;
+        by_id.insert(r.id.clone(), i);
+        if !r.email.trim().is_empty() {
+            by_id.entry(r.email.trim().to_lowercase()).or_insert(i);
+        }
+        let inst = normalize_keyword(&r.institution);
+        if !inst.is_empty() {
+            by_inst.entry(inst).or_default().push(i);
+        }
+        if let Some(d) = email_domain(&r.email).map(org_domain) {
+            if !webmail.contains(d.as_str()) {
+                by_domain.entry(d).or_default().push(i);
+            }
+        }
+    }
+    let mut pairs: Vec<(u32, u32, Reasons)> = venue
+        .declared_conflicts
+        .iter()
+        .map(|c| (c.paper.0, c.reviewer.0, Reasons::DECLARED))
+        .collect();
+    let found: Vec<Vec<(u32, u32, Reasons)>> = venue
+        .papers
+        .par_iter()
+        .enumerate()
+        .map(|(p, paper)| {
+            let p = p as u32;
+            let mut out = Vec::new();
+            let mut insts: Vec<String> = paper
+                .institutions
+                .iter()
+                .map(|s| normalize_keyword(s))
+                .collect();
+            let mut domains = Vec::new();
+            for a in &paper.authors {
+                let key = a.trim();
+                let hit = by_id.get(key).or_else(|| by_id.get(&key.to_lowercase()));
+                if let Some(&r) = hit {
+                    out.push((p, r, Reasons::AUTHOR));
+                    let rev = &venue.reviewers[r as usize];
+                    insts.push(normalize_keyword(&rev.institution));
+                    domains.extend(email_domain(&rev.email).map(org_domain));
+                }
+                domains.extend(email_domain(key).map(org_domain));
+            }
+            if opts.institution_rule {
+                for i in insts.iter().filter(|i| !i.is_empty()) {
+                    for &r in by_inst.get(i).map_or(&[][..], Vec::as_slice) {
+                        out.push((p, r, Reasons::INSTITUTION));
+                    }
+                }
+            }
+            if opts.domain_rule {
+                for d in &domains {
+                    for &r in by_domain.get(d).map_or(&[][..], Vec::as_slice) {
+                        out.push((p, r, Reasons::DOMAIN));
+                    }
+                }
+            }
+            out
+        })
+        .collect();
+    pairs.extend(found.into_iter().flatten());
+    let mut c = Conflicts::from_pairs(n_papers, pairs);
+    c.declared = venue
+        .declared_conflicts
+        .iter()
+        .map(|d| ((d.paper.0, d.reviewer.0), d.reason.clone()))
+        .collect();
+    c
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{DeclaredConflict, Paper, Reviewer};
+
+    fn venue() -> Venue {
+        let rev = |id: &str, email: &str, inst: &str| Reviewer {
+            id: id.into(),
+            email: email.into(),
+            institution: inst.into(),
+            ..Default::default()
+        };
+        Venue {
+            papers: vec![
+                Paper {
+                    id: "p1".into(),
+                    authors: vec!["Alice@CS.MIT.edu".into()],
+                    ..Default::default()
+                },
+                Paper {
+                    id: "p2".into(),
+                    authors: vec!["r3".into()],
+                    ..Default::default()
+                },
+                Paper {
+                    id: "p3".into(),
+                    authors: vec!["x@gmail.com".into()],
+                    ..Default::default()
+                },
+            ],
+            reviewers: vec![
+                rev("r1", "alice@cs.mit.edu", "MIT"),
+                rev("r2", "bob@mit.edu", "Harvard"),
+                rev("r3", "carol@gmail.com", "ETH  Zürich"),
+                rev("r4", "dan@gmail.com", "eth zürich"),
+            ],
+            declared_conflicts: vec![DeclaredConflict {
+                paper: PaperIdx(2),
+                reviewer: ReviewerIdx(0),
+                reason: "advisor".into(),
+            }],
+            has_profiles: true,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn finds_every_rule() {
+        let v = venue();
+        let c = find_conflicts(&v, &ConflictOptions::default());
+        let d = |p: u32, r: u32| c.describe(&v, PaperIdx(p), ReviewerIdx(r));
+        assert_eq!(d(0, 0), "author; same e-mail domain (mit.edu)");
+        assert_eq!(d(0, 1), "same e-mail domain (mit.edu)");
+        assert_eq!(d(1, 2), "author; same institution (ETH  Zürich)");
+        assert_eq!(d(1, 3), "same institution (eth zürich)");
+        assert_eq!(d(2, 0), "declared: advisor");
+        // gmail.com is webmail: p3's author shares it with r3 and r4 but that is no conflict.
+        assert!(!c.contains(2, 2) && !c.contains(2, 3));
+        assert_eq!(c.len(), 5);
+    }
+
+    #[test]
+    fn rules_can_be_turned_off() {
+        let v = venue();
+        let c = find_conflicts(
+            &v,
+            &ConflictOptions {
+                institution_rule: false,
+                domain_rule: false,
+            },
+        );
+        assert_eq!(c.len(), 3);
+        assert!(c.contains(0, 0) && c.contains(1, 2) && c.contains(2, 0));
+    }
+}

@@ -1,0 +1,114 @@
+//! # papermatch
+//!
+//! Assigns submitted papers to reviewers: reads a venue (CSV files), builds the paper × reviewer
+//! affinity matrix from keywords and/or external scores, removes every conflict of interest, and
+//! solves the assignment problem exactly — every paper gets its reviewers, every reviewer stays
+//! within their load, and the total affinity is the highest possible, with a checked certificate
+//! of optimality.
+//!
+//! The modules follow the data flow:
+//!
+//! | stage | module |
+//! |---|---|
+//! | data model, ids, fixed-point scores | [`model`] |
+//! | reading CSV, writing outputs atomically | [`io`] |
+//! | affinity from keywords, blending with scores | [`affinity`] |
+//! | conflicts of interest | [`conflicts`] |
+//! | the problem, the solvers, verification, diagnosis | [`solve`] |
+//! | summaries and the assignment CSV | [`report`] |
+//! | synthetic venues | [`generate`] |
+//!
+//! ```
+//! use papermatch::{AssignOptions, Instance};
+//! let opts = AssignOptions::default();
+//! let instance = Instance::from_dir("examples/want-workshop".as_ref(), &opts)?;
+//! let solution = instance.assign(&opts)?;
+//! let summary = papermatch::report::summarize_solution(&instance.problem(), &solution);
+//! assert!(summary.optimal);
+//! assert_eq!(summary.pairs, instance.problem().total_demand() as usize);
+//! # Ok::<(), papermatch::Error>(())
+//! ```
+
+#![warn(missing_docs)]
+
+pub mod affinity;
+pub mod conflicts;
+pub mod error;
+pub mod generate;
+pub mod io;
+pub mod model;
+pub mod progress;
+pub mod report;
+pub mod solve;
+
+use std::path::Path;
+
+pub use error::{Error, InputError, Result};
+
+use affinity::AffinityOptions;
+use conflicts::{ConflictOptions, Conflicts};
+use io::{ReadOptions, VenueFiles};
+use model::{AffinityMatrix, Venue};
+use solve::{Problem, Solution, SolveOptions};
+
+/// Every option of an assignment run, each part with documented defaults.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct AssignOptions {
+    /// Defaults used while reading (demand, loads, score range).
+    pub read: ReadOptions,
+    /// How affinity is computed.
+    pub affinity: AffinityOptions,
+    /// Which conflict rules apply.
+    pub conflicts: ConflictOptions,
+    /// Which solver, and its settings.
+    pub solve: SolveOptions,
+}
+
+/// A venue with its affinity matrix and conflicts: everything a solver needs.
+#[derive(Debug, Clone)]
+pub struct Instance {
+    /// The venue as read.
+    pub venue: Venue,
+    /// Its affinity matrix.
+    pub affinity: AffinityMatrix,
+    /// Its conflicts of interest.
+    pub conflicts: Conflicts,
+}
+
+impl Instance {
+    /// Builds the affinity matrix and conflicts of a venue.
+    pub fn new(venue: Venue, opts: &AssignOptions) -> Result<Instance> {
+        let affinity = affinity::build(&venue, &opts.affinity)?;
+        let conflicts = conflicts::find_conflicts(&venue, &opts.conflicts);
+        Ok(Instance {
+            venue,
+            affinity,
+            conflicts,
+        })
+    }
+
+    /// Reads a venue's files and builds the instance.
+    pub fn from_files(files: &VenueFiles, opts: &AssignOptions) -> Result<Instance> {
+        Instance::new(io::read_venue(files, &opts.read)?, opts)
+    }
+
+    /// Reads a venue directory and builds the instance.
+    pub fn from_dir(dir: &Path, opts: &AssignOptions) -> Result<Instance> {
+        Instance::from_files(&VenueFiles::from_dir(dir)?, opts)
+    }
+
+    /// The assignment problem of this instance.
+    pub fn problem(&self) -> Problem<'_> {
+        Problem::from_venue(&self.venue, &self.affinity, &self.conflicts)
+    }
+
+    /// Solves the assignment problem; the result is checked and proven optimal.
+    pub fn assign(&self, opts: &AssignOptions) -> Result<Solution> {
+        solve::solve(&self.problem(), &opts.solve)
+    }
+
+    /// Solves with explicit solve options.
+    pub fn assign_with(&self, opts: &SolveOptions) -> Result<Solution> {
+        solve::solve(&self.problem(), opts)
+    }
+}

@@ -1,0 +1,254 @@
+//! What a run tells its user: the assignment CSV, the summary (human text and versioned JSON).
+//!
+//! The assignment CSV is `paper_id,reviewer_id,score`, sorted by paper id, then score
+//! (descending), then reviewer id, with scores printed with exactly six decimals.
+//!
+//! The JSON summary has a stable schema, versioned by `schema_version` (currently 1): additions
+//! keep the version, renames or removals bump it.
+
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::error::Result;
+use crate::model::{format_units, units_to_score};
+use crate::solve::{Assignment, Problem, Solution};
+
+/// Version of the JSON summary's schema.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The rows of an assignment CSV, sorted: `(paper id, reviewer id, score units)`.
+pub fn assignment_rows<'a>(pb: &'a Problem<'_>, a: &Assignment) -> Vec<(&'a str, &'a str, i64)> {
+    let mut rows: Vec<(&str, &str, i64)> = a
+        .pairs()
+        .map(|(p, r)| {
+            (
+                pb.paper_ids[p.ix()].as_str(),
+                pb.reviewer_ids[r.ix()].as_str(),
+                pb.affinity.get(p.ix(), r.ix()) as i64,
+            )
+        })
+        .collect();
+    rows.sort_unstable_by(|x, y| x.0.cmp(y.0).then(y.2.cmp(&x.2)).then(x.1.cmp(y.1)));
+    rows
+}
+
+/// Writes the assignment as `paper_id,reviewer_id,score` to `path` atomically (`-` = stdout).
+pub fn write_assignment(path: &Path, pb: &Problem<'_>, a: &Assignment) -> Result<()> {
+    let rows = assignment_rows(pb, a);
+    crate::io::write_csv_atomic(path, &["paper_id", "reviewer_id", "score"], |w| {
+        for (p, r, s) in rows {
+            w.write_record([p, r, &format_units(s)])?;
+        }
+        Ok(())
+    })
+}
+
+/// Distribution of per-paper totals.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PaperScores {
+    /// Lowest per-paper total.
+    pub min: f64,
+    /// 10th percentile.
+    pub p10: f64,
+    /// Median.
+    pub p50: f64,
+    /// 90th percentile.
+    pub p90: f64,
+    /// Highest per-paper total.
+    pub max: f64,
+    /// Mean per-paper total.
+    pub mean: f64,
+    /// Id of the worst-served paper.
+    pub worst_paper: String,
+}
+
+/// The summary of one assignment, written as JSON by `--summary` and as text to stderr.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Summary {
+    /// Schema version ([`SCHEMA_VERSION`]).
+    pub schema_version: u32,
+    /// Number of papers.
+    pub papers: usize,
+    /// Number of reviewers.
+    pub reviewers: usize,
+    /// Number of assigned pairs.
+    pub pairs: usize,
+    /// Conflicting pairs excluded.
+    pub conflicts: usize,
+    /// Total affinity of the assignment.
+    pub total_affinity: f64,
+    /// Total affinity as the exact decimal string (six decimals).
+    pub total_affinity_exact: String,
+    /// Mean affinity of an assigned pair.
+    pub mean_pair_affinity: f64,
+    /// Per-paper totals.
+    pub paper_scores: PaperScores,
+    /// `load_histogram[k]` reviewers have load `k`.
+    pub load_histogram: Vec<usize>,
+    /// The solver used.
+    pub solver: String,
+    /// Whether the result is proven optimal (certificate checked over every eligible pair).
+    pub optimal: bool,
+    /// Pairs in the solver's final candidate graph.
+    pub candidate_pairs: usize,
+    /// Eligible pairs in the whole problem.
+    pub eligible_pairs: u64,
+    /// Pricing rounds of the flow solver.
+    pub pricing_rounds: usize,
+    /// Seconds spent solving.
+    pub solve_seconds: f64,
+}
+
+fn percentile(sorted: &[i64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() - 1) as f64 * q).round() as usize;
+    units_to_score(sorted[i])
+}
+
+/// Figures of an assignment for any problem (no solver information).
+pub fn summarize(pb: &Problem<'_>, a: &Assignment) -> Summary {
+    let totals: Vec<i64> = a
+        .reviewers
+        .iter()
+        .enumerate()
+        .map(|(p, rs)| rs.iter().map(|r| pb.affinity.get(p, r.ix()) as i64).sum())
+        .collect();
+    let worst = (0..totals.len()).min_by_key(|&p| (totals[p], p));
+    let mut sorted = totals.clone();
+    sorted.sort_unstable();
+    let total: i64 = totals.iter().sum();
+    let pairs = a.len();
+    let loads = a.loads(pb.n_reviewers());
+    let mut hist = vec![0usize; loads.iter().copied().max().unwrap_or(0) as usize + 1];
+    for l in loads {
+        hist[l as usize] += 1;
+    }
+    Summary {
+        schema_version: SCHEMA_VERSION,
+        papers: pb.n_papers(),
+        reviewers: pb.n_reviewers(),
+        pairs,
+        conflicts: pb.conflicts.len(),
+        total_affinity: units_to_score(total),
+        total_affinity_exact: format_units(total),
+        mean_pair_affinity: if pairs == 0 {
+            0.0
+        } else {
+            units_to_score(total) / pairs as f64
+        },
+        paper_scores: PaperScores {
+            min: percentile(&sorted, 0.0),
+            p10: percentile(&sorted, 0.1),
+            p50: percentile(&sorted, 0.5),
+            p90: percentile(&sorted, 0.9),
+            max: percentile(&sorted, 1.0),
+            mean: if totals.is_empty() {
+                0.0
+            } else {
+                units_to_score(total) / totals.len() as f64
+            },
+            worst_paper: worst.map(|p| pb.paper_ids[p].clone()).unwrap_or_default(),
+        },
+        load_histogram: hist,
+        solver: String::new(),
+        optimal: false,
+        candidate_pairs: 0,
+        eligible_pairs: 0,
+        pricing_rounds: 0,
+        solve_seconds: 0.0,
+    }
+}
+
+/// The summary of a verified solution.
+pub fn summarize_solution(pb: &Problem<'_>, s: &Solution) -> Summary {
+    Summary {
+        solver: s.stats.solver.to_string(),
+        optimal: true,
+        candidate_pairs: s.stats.candidate_pairs,
+        eligible_pairs: s.stats.eligible_pairs,
+        pricing_rounds: s.stats.pricing_rounds,
+        solve_seconds: s.stats.seconds,
+        ..summarize(pb, &s.assignment)
+    }
+}
+
+impl Summary {
+    /// The summary as pretty JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("a summary always serialises")
+    }
+
+    /// A short human-readable report.
+    pub fn human(&self) -> String {
+        let loads = self
+            .load_histogram
+            .iter()
+            .enumerate()
+            .filter(|&(_, &n)| n > 0)
+            .map(|(k, n)| format!("{k}:{n}"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let mut s = format!(
+            "papers {}  reviewers {}  pairs {}  conflicts excluded {}\n\
+             total affinity {}  mean per pair {:.4}  mean per paper {:.4}\n\
+             worst paper {} with {:.4}  (p10 {:.4}, median {:.4}, p90 {:.4})\n\
+             reviewer loads (load:count) {loads}\n",
+            self.papers,
+            self.reviewers,
+            self.pairs,
+            self.conflicts,
+            self.total_affinity_exact,
+            self.mean_pair_affinity,
+            self.paper_scores.mean,
+            self.paper_scores.worst_paper,
+            self.paper_scores.min,
+            self.paper_scores.p10,
+            self.paper_scores.p50,
+            self.paper_scores.p90,
+        );
+        if !self.solver.is_empty() {
+            s.push_str(&format!(
+                "solver {}: optimal (certificate checked on {} eligible pairs; {} candidate pairs, {} pricing rounds) in {:.3} s\n",
+                self.solver, self.eligible_pairs, self.candidate_pairs, self.pricing_rounds, self.solve_seconds
+            ));
+        }
+        s
+    }
+}
+
+/// Writes the JSON summary atomically.
+pub fn write_summary(path: &Path, summary: &Summary) -> Result<()> {
+    let json = summary.to_json();
+    crate::io::write_atomic(path, |w| {
+        w.write_all(json.as_bytes())?;
+        w.write_all(b"\n")
+    })
+}
+
+/// The rows of an affinity CSV: every non-zero pair, or the `top` best pairs of each paper
+/// (ties to the lower reviewer id), sorted like [`assignment_rows`].
+pub fn affinity_rows<'a>(pb: &'a Problem<'_>, top: Option<usize>) -> Vec<(&'a str, &'a str, i64)> {
+    let mut rows = Vec::new();
+    for p in 0..pb.n_papers() {
+        let mut row: Vec<(&str, &str, i64)> = Vec::new();
+        pb.affinity.for_each_in_row(p, |r, w| {
+            if w != 0 {
+                row.push((
+                    pb.paper_ids[p].as_str(),
+                    pb.reviewer_ids[r].as_str(),
+                    w as i64,
+                ));
+            }
+        });
+        row.sort_unstable_by(|x, y| y.2.cmp(&x.2).then(x.1.cmp(y.1)));
+        if let Some(k) = top {
+            row.truncate(k);
+        }
+        rows.extend(row);
+    }
+    rows.sort_by(|x, y| x.0.cmp(y.0).then(y.2.cmp(&x.2)).then(x.1.cmp(y.1)));
+    rows
+}

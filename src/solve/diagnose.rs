@@ -1,0 +1,249 @@
+//! Why an instance has no assignment: which papers, which reviewers, how much is missing.
+//!
+//! [`quick`] checks the counting conditions (total demand against total capacity and total
+//! minimum load; papers with fewer eligible reviewers than their demand; reviewers with fewer
+//! eligible papers than their minimum load). [`from_flow`] reads the exact answer off a maximum
+//! flow: the papers whose demand could not be routed, the reviewers they can reach (a Hall
+//! violator: together they need more than those reviewers can take), and the minimum loads that
+//! stayed unmet.
+
+use std::fmt;
+
+use super::Problem;
+use super::network::Graph;
+
+/// The reasons an instance is infeasible.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Diagnosis {
+    /// Sum of all paper demands.
+    pub total_demand: u64,
+    /// Sum of all maximum loads.
+    pub total_capacity: u64,
+    /// Sum of all minimum loads.
+    pub total_min_load: u64,
+    /// Papers with fewer eligible reviewers than they need: `(id, eligible, demand)`.
+    pub short_papers: Vec<(String, u64, u32)>,
+    /// Reviewers with fewer eligible papers than their minimum load: `(id, eligible, min_load)`.
+    pub short_reviewers: Vec<(String, u64, u32)>,
+    /// Papers that cannot all be served together, with the reviewers they can use.
+    pub blocked_papers: Vec<String>,
+    /// The reviewers those papers can use (all full in any maximum assignment).
+    pub blocking_reviewers: Vec<String>,
+    /// Reviewers whose minimum load cannot be met alongside everything else.
+    pub unmet_min_loads: Vec<String>,
+    /// Assignments missing in the best attempt: demand plus minimum loads not covered.
+    pub missing: u64,
+}
+
+const SHOW: usize = 20;
+
+fn list(ids: &[String]) -> String {
+    let mut s = ids
+        .iter()
+        .take(SHOW)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if ids.len() > SHOW {
+        s.push_str(&format!(", … ({} in all)", ids.len()));
+    }
+    s
+}
+
+impl fmt::Display for Diagnosis {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "infeasible: no assignment meets every constraint")?;
+        if self.total_demand > self.total_capacity {
+            writeln!(
+                f,
+                "- total demand {} exceeds total reviewer capacity {} by {}: raise max loads or add reviewers",
+                self.total_demand,
+                self.total_capacity,
+                self.total_demand - self.total_capacity
+            )?;
+        }
+        if self.total_min_load > self.total_demand {
+            writeln!(
+                f,
+                "- minimum loads add up to {}, more than the {} assignments the papers need: lower min loads",
+                self.total_min_load, self.total_demand
+            )?;
+        }
+        for (id, eligible, demand) in self.short_papers.iter().take(SHOW) {
+            writeln!(
+                f,
+                "- paper {id} needs {demand} reviewers but only {eligible} are free of conflicts"
+            )?;
+        }
+        if self.short_papers.len() > SHOW {
+            writeln!(f, "- … {} such papers in all", self.short_papers.len())?;
+        }
+        for (id, eligible, min) in self.short_reviewers.iter().take(SHOW) {
+            writeln!(
+                f,
+                "- reviewer {id} must get at least {min} papers but only {eligible} are free of conflicts"
+            )?;
+        }
+        if !self.blocked_papers.is_empty() {
+            writeln!(
+                f,
+                "- these {} papers cannot all get their reviewers: {}",
+                self.blocked_papers.len(),
+                list(&self.blocked_papers)
+            )?;
+            writeln!(
+                f,
+                "  their eligible reviewers ({}) are all at max load: {}",
+                self.blocking_reviewers.len(),
+                list(&self.blocking_reviewers)
+            )?;
+        }
+        if !self.unmet_min_loads.is_empty() {
+            writeln!(
+                f,
+                "- these reviewers' minimum loads cannot all be met: {}",
+                list(&self.unmet_min_loads)
+            )?;
+        }
+        if self.missing > 0 {
+            writeln!(f, "- capacity missing: {} assignment(s)", self.missing)?;
+        }
+        Ok(())
+    }
+}
+
+impl Diagnosis {
+    fn totals(pb: &Problem<'_>) -> Diagnosis {
+        Diagnosis {
+            total_demand: pb.total_demand(),
+            total_capacity: pb.max_load.iter().map(|&m| m as u64).sum(),
+            total_min_load: pb.min_load.iter().map(|&m| m as u64).sum(),
+            ..Diagnosis::default()
+        }
+    }
+}
+
+/// The counting conditions; `None` when none of them fails (the instance may still be infeasible).
+pub fn quick(pb: &Problem<'_>) -> Option<Diagnosis> {
+    let mut d = Diagnosis::totals(pb);
+    let nr = pb.n_reviewers() as u64;
+    let mut eligible_papers = vec![pb.n_papers() as u64; pb.n_reviewers()];
+    for p in 0..pb.n_papers() {
+        let conflicted = pb.conflicts.of_paper(p);
+        for &r in conflicted {
+            eligible_papers[r as usize] -= 1;
+        }
+        let eligible = nr - conflicted.len() as u64;
+        if eligible < pb.demand[p] as u64 {
+            d.short_papers
+                .push((pb.paper_ids[p].clone(), eligible, pb.demand[p]));
+        }
+    }
+    for (r, &e) in eligible_papers.iter().enumerate() {
+        if e < pb.min_load[r] as u64 {
+            d.short_reviewers
+                .push((pb.reviewer_ids[r].clone(), e, pb.min_load[r]));
+        }
+    }
+    let broken = d.total_demand > d.total_capacity
+        || d.total_min_load > d.total_demand
+        || !d.short_papers.is_empty()
+        || !d.short_reviewers.is_empty();
+    if broken {
+        d.missing = d.total_demand.saturating_sub(d.total_capacity)
+            + d.total_min_load.saturating_sub(d.total_demand);
+        Some(d)
+    } else {
+        None
+    }
+}
+
+/// Node layout of the feasibility network built by [`feasibility_network`].
+pub(crate) struct FeasNodes {
+    pub source: usize,
+    pub sink: usize,
+    pub required: i64,
+}
+
+/// The network whose maximum flow is `D + Σ min` exactly when `pairs` admit a feasible
+/// assignment: `s → p` (d_p), `p → r` (1), `r → t` (max − min), `r → s'` (min), `s → t` (Σ min),
+/// `t → s'` (D), with `s'` the sink (the standard reduction of lower bounds to a maximum flow).
+pub(crate) fn feasibility_network(pb: &Problem<'_>, pairs: &[Vec<u32>]) -> (Graph, FeasNodes) {
+    let (np, nr) = (pb.n_papers(), pb.n_reviewers());
+    let t = np + nr;
+    let s = t + 1;
+    let sink = t + 2;
+    let total_min: u64 = pb.min_load.iter().map(|&m| m as u64).sum();
+    let total = pb.total_demand();
+    let mut arcs = Vec::with_capacity(pairs.iter().map(Vec::len).sum::<usize>() + np + 2 * nr + 2);
+    for p in 0..np {
+        arcs.push((s as u32, p as u32, pb.demand[p] as i32, 0));
+    }
+    for (p, rs) in pairs.iter().enumerate() {
+        for &r in rs {
+            arcs.push((p as u32, (np + r as usize) as u32, 1, 0));
+        }
+    }
+    for r in 0..nr {
+        let v = (np + r) as u32;
+        arcs.push((v, t as u32, (pb.max_load[r] - pb.min_load[r]) as i32, 0));
+        arcs.push((v, sink as u32, pb.min_load[r] as i32, 0));
+    }
+    arcs.push((s as u32, t as u32, total_min.min(i32::MAX as u64) as i32, 0));
+    arcs.push((t as u32, sink as u32, total.min(i32::MAX as u64) as i32, 0));
+    let g = Graph::build(np + nr + 3, &arcs);
+    (
+        g,
+        FeasNodes {
+            source: s,
+            sink,
+            required: (total + total_min) as i64,
+        },
+    )
+}
+
+/// Reads the diagnosis off a maximum flow in the feasibility network that fell short.
+pub(crate) fn from_flow(pb: &Problem<'_>, g: &Graph, nodes: &FeasNodes, flow: i64) -> Diagnosis {
+    let (np, nr) = (pb.n_papers(), pb.n_reviewers());
+    let mut d = Diagnosis::totals(pb);
+    d.missing = (nodes.required - flow).max(0) as u64;
+    // Some paper short of reviewers: the source side of the minimum cut is a Hall violator.
+    let demand_short = (0..np).any(|p| g.cap[g.forward[p] as usize] > 0);
+    if demand_short {
+        let reach = g.reachable(nodes.source);
+        d.blocked_papers = (0..np)
+            .filter(|&p| reach[p])
+            .map(|p| pb.paper_ids[p].clone())
+            .collect();
+        d.blocking_reviewers = (0..nr)
+            .filter(|&r| reach[np + r])
+            .map(|r| pb.reviewer_ids[r].clone())
+            .collect();
+    }
+    // The arc r → s' is the second arc added for each reviewer; unmet when it keeps capacity.
+    let first_reviewer_arc = np + pb_pairs_len(g, np);
+    for r in 0..nr {
+        let a = g.forward[first_reviewer_arc + 2 * r + 1] as usize;
+        if g.cap[a] > 0 {
+            d.unmet_min_loads.push(pb.reviewer_ids[r].clone());
+        }
+    }
+    d
+}
+
+/// Number of paper–reviewer arcs in a feasibility network (total arcs less the fixed ones).
+fn pb_pairs_len(g: &Graph, np: usize) -> usize {
+    let nr = g.n() - np - 3;
+    g.forward.len() - np - 2 * nr - 2
+}
+
+/// Checks feasibility of the pairs `pairs` exactly; `Err` carries the diagnosis.
+pub(crate) fn check(pb: &Problem<'_>, pairs: &[Vec<u32>]) -> Result<(), Diagnosis> {
+    let (mut g, nodes) = feasibility_network(pb, pairs);
+    let flow = g.max_flow(nodes.source, nodes.sink);
+    if flow == nodes.required {
+        Ok(())
+    } else {
+        Err(from_flow(pb, &g, &nodes, flow))
+    }
+}

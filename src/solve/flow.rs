@@ -1,0 +1,351 @@
+//! The exact network-flow solver: cost scaling on a pruned candidate graph, with pricing.
+//!
+//! # Why a solver of our own
+//!
+//! The assignment problem is a minimum-cost flow (see [`super::verify`] for the network). General
+//! LP solvers do not reach big venues (good_lp + HiGHS: 11.8 s and 1 GB at 1,000 × 1,500), and the
+//! Rust flow crates either are GPL (rs_graph), or use successive shortest paths (ac-library-rs,
+//! `O(demand · E log V)`), or are one-to-one only (`pathfinding::kuhn_munkres`, `lapjv`). None
+//! prunes the dense matrix, which is what makes 16,000 × 20,000 tractable.
+//!
+//! # Algorithm
+//!
+//! 1. **Candidates.** Keep, for every paper, its `L` best eligible reviewers, and for every
+//!    reviewer its `L'` best eligible papers. The solver works on this sparse graph only.
+//! 2. **Feasibility.** Dinic's maximum flow with lower bounds checks that the candidate graph
+//!    admits an assignment; if not, the papers and reviewers of the minimum cut get all their
+//!    eligible pairs, until the graph is feasible or proven infeasible (with a diagnosis).
+//! 3. **Minimum cost.** Goldberg's cost-scaling push–relabel (A. V. Goldberg, "An efficient
+//!    implementation of a scaling minimum-cost flow algorithm", J. Algorithms 22, 1997) with costs
+//!    multiplied by `n + 1`, so that its final 1-optimal flow is exactly optimal in integers:
+//!    `O(n² m log(nC))` in theory, near-linear per scaling phase in practice on these shallow
+//!    bipartite graphs.
+//! 4. **Exact duals.** Label-correcting shortest paths started from the scaled prices give integer
+//!    potentials that satisfy every reduced-cost condition exactly: the certificate.
+//! 5. **Pricing.** Every pruned pair is checked against the potentials (reduced profit
+//!    `w_pr − π(p) + π(r)`); pairs that could improve the total are added and steps 2–4 repeat.
+//!    When none is left, the certificate holds for the full dense matrix, so the assignment is
+//!    optimal for the whole problem, though the solver only ever touched a small graph.
+
+use rayon::prelude::*;
+
+use super::network::Graph;
+use super::{Assignment, Certificate, Problem, Solution, SolveStats, Solver, diagnose, verify};
+use crate::error::{Error, Result};
+use crate::model::{AffinityMatrix, ReviewerIdx};
+
+/// Below this many pairs the solver uses the full graph and skips pruning.
+const FULL_GRAPH_PAIRS: usize = 200_000;
+
+/// The exact min-cost-flow solver with candidate pruning and pricing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FlowSolver {
+    /// Candidate reviewers per paper; 0 chooses `max(3 · max demand + 6, 12)`.
+    pub candidates: usize,
+    /// Show progress on stderr.
+    pub progress: bool,
+}
+
+impl Solver for FlowSolver {
+    fn name(&self) -> &'static str {
+        "flow"
+    }
+
+    fn solve(&self, pb: &Problem<'_>) -> Result<Solution> {
+        let (np, nr) = (pb.n_papers(), pb.n_reviewers());
+        let max_demand = pb.demand.iter().copied().max().unwrap_or(0) as usize;
+        let max_load = pb.max_load.iter().copied().max().unwrap_or(0) as usize;
+        let per_paper = if self.candidates > 0 {
+            self.candidates
+        } else {
+            (3 * max_demand + 6).max(12)
+        };
+        let per_reviewer = (2 * max_load).max(per_paper / 2).max(6);
+        let eligible_pairs = (np * nr - pb.conflicts.len()) as u64;
+        let mut full = np * nr <= FULL_GRAPH_PAIRS || per_paper >= nr;
+        let mut pairs = if full {
+            all_eligible(pb)
+        } else {
+            candidates(pb, per_paper, per_reviewer)
+        };
+        let mut stats = SolveStats {
+            solver: self.name(),
+            eligible_pairs,
+            ..SolveStats::default()
+        };
+        loop {
+            if let Err(diagnosis) = diagnose::check(pb, &pairs) {
+                if full {
+                    return Err(Error::Infeasible(Box::new(diagnosis)));
+                }
+                // Widen around the cut; if that adds nothing, fall back to the full graph.
+                let added = widen(pb, &mut pairs, &diagnosis);
+                if added == 0 {
+                    pairs = all_eligible(pb);
+                    full = true;
+                }
+                continue;
+            }
+            let (assignment, potentials) = min_cost(pb, &pairs)?;
+            let found = verify::price(pb, &assignment, &potentials, max_demand.max(4))
+                .map_err(Error::Verification)?;
+            let count: usize = found.iter().map(Vec::len).sum();
+            if count == 0 {
+                stats.candidate_pairs = pairs.iter().map(Vec::len).sum();
+                let objective = assignment.objective(pb.affinity);
+                return Ok(Solution {
+                    assignment,
+                    objective,
+                    certificate: Certificate { potentials },
+                    stats,
+                });
+            }
+            if full {
+                return Err(Error::Verification(
+                    "pricing found improving pairs on the full graph".into(),
+                ));
+            }
+            stats.pricing_rounds += 1;
+            stats.priced_in += count;
+            for (row, add) in pairs.iter_mut().zip(found) {
+                row.extend(add.into_iter().map(|(r, _)| r));
+                row.sort_unstable();
+                row.dedup();
+            }
+        }
+    }
+}
+
+/// The flow network of [`super::verify`] restricted to `pairs`, with its node balances.
+fn network(pb: &Problem<'_>, pairs: &[Vec<u32>]) -> (Graph, Vec<i64>) {
+    let (np, nr) = (pb.n_papers(), pb.n_reviewers());
+    let t = np + nr;
+    let n_pairs: usize = pairs.iter().map(Vec::len).sum();
+    let mut arcs = Vec::with_capacity(n_pairs + nr);
+    for (p, rs) in pairs.iter().enumerate() {
+        for &r in rs {
+            let w = pb.affinity.get(p, r as usize) as i64;
+            arcs.push((p as u32, (np + r as usize) as u32, 1, -w));
+        }
+    }
+    for r in 0..nr {
+        arcs.push((
+            (np + r) as u32,
+            t as u32,
+            (pb.max_load[r] - pb.min_load[r]) as i32,
+            0,
+        ));
+    }
+    let mut excess = vec![0i64; np + nr + 1];
+    for p in 0..np {
+        excess[p] = pb.demand[p] as i64;
+    }
+    let total_min: i64 = pb.min_load.iter().map(|&m| m as i64).sum();
+    for r in 0..nr {
+        excess[np + r] = -(pb.min_load[r] as i64);
+    }
+    excess[t] = -(pb.total_demand() as i64 - total_min);
+    (Graph::build(np + nr + 1, &arcs), excess)
+}
+
+/// Solves the min-cost flow on `pairs` and returns the assignment with exact potentials.
+fn min_cost(pb: &Problem<'_>, pairs: &[Vec<u32>]) -> Result<(Assignment, Vec<i64>)> {
+    let np = pb.n_papers();
+    let (mut g, mut excess) = network(pb, pairs);
+    let mut price = vec![0i64; g.n()];
+    g.min_cost_flow(&mut excess, &mut price)?;
+    let mut reviewers = vec![Vec::new(); np];
+    let mut i = 0;
+    for (p, rs) in pairs.iter().enumerate() {
+        for &r in rs {
+            if g.flow(g.forward[i] as usize) > 0 {
+                reviewers[p].push(ReviewerIdx(r));
+            }
+            i += 1;
+        }
+    }
+    let k = g.n() as i64 + 1;
+    let mut potentials: Vec<i64> = price.iter().map(|&x| x.div_euclid(k)).collect();
+    g.exact_potentials(&mut potentials).map_err(|cycle| {
+        Error::Verification(format!(
+            "cost scaling ended on a flow with a negative residual cycle of {} arcs",
+            cycle.len()
+        ))
+    })?;
+    Ok((Assignment { reviewers }, potentials))
+}
+
+/// Exact potentials proving `assignment` optimal over all eligible pairs, found by shortest
+/// paths in its residual network; `Err` when a negative cycle shows it is not optimal.
+pub(crate) fn certify(pb: &Problem<'_>, assignment: &Assignment) -> Result<Vec<i64>> {
+    let (np, nr) = (pb.n_papers(), pb.n_reviewers());
+    let pairs = all_eligible(pb);
+    let (mut g, _) = network(pb, &pairs);
+    let mut i = 0;
+    for (p, rs) in pairs.iter().enumerate() {
+        for &r in rs {
+            if assignment.reviewers[p]
+                .binary_search(&ReviewerIdx(r))
+                .is_ok()
+            {
+                g.push(g.forward[i] as usize, 1);
+            }
+            i += 1;
+        }
+    }
+    let loads = assignment.loads(nr);
+    for r in 0..nr {
+        g.push(
+            g.forward[i + r] as usize,
+            (loads[r] - pb.min_load[r].min(loads[r])) as i32,
+        );
+    }
+    let mut potentials = vec![0i64; np + nr + 1];
+    g.exact_potentials(&mut potentials).map_err(|cycle| {
+        let gain: i64 = -cycle.iter().map(|&a| g.cost[a]).sum::<i64>();
+        Error::Verification(format!(
+            "the assignment is not optimal: exchanging along a cycle of {} arcs gains {}",
+            cycle.len(),
+            crate::model::format_units(gain)
+        ))
+    })?;
+    Ok(potentials)
+}
+
+/// Every eligible pair.
+fn all_eligible(pb: &Problem<'_>) -> Vec<Vec<u32>> {
+    let nr = pb.n_reviewers() as u32;
+    (0..pb.n_papers())
+        .into_par_iter()
+        .map(|p| {
+            let conflicts = pb.conflicts.of_paper(p);
+            (0..nr)
+                .filter(|r| conflicts.binary_search(r).is_err())
+                .collect()
+        })
+        .collect()
+}
+
+/// The `per_paper` best eligible reviewers of each paper and `per_reviewer` best eligible papers
+/// of each reviewer (ties to the lower index), merged by paper.
+fn candidates(pb: &Problem<'_>, per_paper: usize, per_reviewer: usize) -> Vec<Vec<u32>> {
+    let (np, nr) = (pb.n_papers(), pb.n_reviewers());
+    let mut rows: Vec<Vec<u32>> = (0..np)
+        .into_par_iter()
+        .map(|p| {
+            let conflicts = pb.conflicts.of_paper(p);
+            let eligible = |r: u32| conflicts.binary_search(&r).is_err();
+            let mut scored: Vec<(i32, u32)> = Vec::new();
+            pb.affinity.for_each_in_row(p, |r, w| {
+                if eligible(r as u32) {
+                    scored.push((w, r as u32));
+                }
+            });
+            let key = |&(w, r): &(i32, u32)| (std::cmp::Reverse(w), r);
+            if scored.len() > per_paper {
+                scored.select_nth_unstable_by_key(per_paper, key);
+                scored.truncate(per_paper);
+            }
+            let mut row: Vec<u32> = scored.iter().map(|&(_, r)| r).collect();
+            row.sort_unstable();
+            if row.len() < per_paper && pb.affinity.is_sparse() {
+                // Pad with zero-score reviewers, spread over the venue so that papers without
+                // any keyword match do not all pile onto the same few reviewers.
+                let start = (p as u64 * 2_654_435_761 % nr.max(1) as u64) as usize;
+                let mut extra = Vec::new();
+                for k in 0..nr {
+                    if row.len() + extra.len() >= per_paper {
+                        break;
+                    }
+                    let r = ((start + k) % nr) as u32;
+                    if eligible(r) && row.binary_search(&r).is_err() {
+                        extra.push(r);
+                    }
+                }
+                row.extend(extra);
+                row.sort_unstable();
+            }
+            row
+        })
+        .collect();
+    for (p, r) in top_papers_per_reviewer(pb, per_reviewer) {
+        rows[p as usize].push(r);
+    }
+    rows.par_iter_mut().for_each(|row| {
+        row.sort_unstable();
+        row.dedup();
+    });
+    rows
+}
+
+/// `(paper, reviewer)` pairs: each reviewer's `k` best eligible papers (non-zero scores only for
+/// a sparse matrix).
+fn top_papers_per_reviewer(pb: &Problem<'_>, k: usize) -> Vec<(u32, u32)> {
+    let (np, nr) = (pb.n_papers(), pb.n_reviewers());
+    let columns: Vec<Vec<(i32, u32)>> = match pb.affinity {
+        AffinityMatrix::Dense(m) => (0..nr)
+            .into_par_iter()
+            .map(|r| {
+                let col = m.column(r);
+                let mut v: Vec<(i32, u32)> = (0..np).map(|p| (col[p], p as u32)).collect();
+                if v.len() > 4 * k {
+                    v.select_nth_unstable_by_key(4 * k, |&(w, p)| (std::cmp::Reverse(w), p));
+                    v.truncate(4 * k);
+                }
+                v
+            })
+            .collect(),
+        AffinityMatrix::Sparse(s) => {
+            let mut cols = vec![Vec::new(); nr];
+            for p in 0..np {
+                let (c, v) = s.row(p);
+                for (&r, &w) in c.iter().zip(v) {
+                    cols[r as usize].push((w, p as u32));
+                }
+            }
+            cols
+        }
+    };
+    columns
+        .into_par_iter()
+        .enumerate()
+        .flat_map_iter(|(r, mut v)| {
+            v.retain(|&(_, p)| !pb.conflicts.contains(p as usize, r));
+            v.sort_unstable_by_key(|&(w, p)| (std::cmp::Reverse(w), p));
+            v.truncate(k);
+            v.into_iter().map(move |(_, p)| (p, r as u32))
+        })
+        .collect()
+}
+
+/// Adds every eligible pair of the papers and reviewers named by a diagnosis; returns how many.
+fn widen(pb: &Problem<'_>, pairs: &mut [Vec<u32>], d: &diagnose::Diagnosis) -> usize {
+    let index = |ids: &[String], names: &[String]| -> Vec<usize> {
+        let set: std::collections::HashSet<&str> = names.iter().map(String::as_str).collect();
+        ids.iter()
+            .enumerate()
+            .filter(|(_, id)| set.contains(id.as_str()))
+            .map(|(i, _)| i)
+            .collect()
+    };
+    let papers = index(&pb.paper_ids, &d.blocked_papers);
+    let mut reviewers = index(&pb.reviewer_ids, &d.blocking_reviewers);
+    reviewers.extend(index(&pb.reviewer_ids, &d.unmet_min_loads));
+    let before: usize = pairs.iter().map(Vec::len).sum();
+    let nr = pb.n_reviewers() as u32;
+    for &p in &papers {
+        pairs[p].extend((0..nr).filter(|&r| !pb.conflicts.contains(p, r as usize)));
+    }
+    for &r in &reviewers {
+        for (p, row) in pairs.iter_mut().enumerate() {
+            if !pb.conflicts.contains(p, r) {
+                row.push(r as u32);
+            }
+        }
+    }
+    for row in pairs.iter_mut() {
+        row.sort_unstable();
+        row.dedup();
+    }
+    pairs.iter().map(Vec::len).sum::<usize>() - before
+}

@@ -1,0 +1,428 @@
+//! A residual network in compressed form, with the three algorithms the solvers need on it:
+//! Dinic's maximum flow (feasibility), Goldberg's cost-scaling push–relabel (minimum cost), and
+//! label-correcting shortest paths (exact integer potentials, the optimality certificate).
+//!
+//! Arcs are stored by tail (CSR); every arc has a paired reverse arc, so the residual graph is
+//! the arcs with `cap > 0`. Costs are `i64`, capacities `i32`.
+
+use std::collections::VecDeque;
+
+use crate::error::{Error, Result};
+
+/// One arc to add: tail, head, capacity, cost.
+pub type ArcSpec = (u32, u32, i32, i64);
+
+/// A residual network.
+#[derive(Debug, Clone)]
+pub struct Graph {
+    /// Arcs of node `u` are `first[u]..first[u + 1]`.
+    pub first: Vec<u32>,
+    /// Head of each arc.
+    pub head: Vec<u32>,
+    /// Index of the paired reverse arc.
+    pub rev: Vec<u32>,
+    /// Residual capacity.
+    pub cap: Vec<i32>,
+    /// Cost (the reverse arc has the negated cost).
+    pub cost: Vec<i64>,
+    /// For each arc given to [`Graph::build`], the index of its forward arc.
+    pub forward: Vec<u32>,
+}
+
+impl Graph {
+    /// Builds a network on `n` nodes from `arcs` (each gets a reverse arc of capacity 0).
+    pub fn build(n: usize, arcs: &[ArcSpec]) -> Graph {
+        let mut degree = vec![0u32; n + 1];
+        for &(u, v, _, _) in arcs {
+            degree[u as usize + 1] += 1;
+            degree[v as usize + 1] += 1;
+        }
+        for i in 0..n {
+            degree[i + 1] += degree[i];
+        }
+        let first = degree.clone();
+        let mut next = degree;
+        let m = 2 * arcs.len();
+        let mut g = Graph {
+            first,
+            head: vec![0; m],
+            rev: vec![0; m],
+            cap: vec![0; m],
+            cost: vec![0; m],
+            forward: Vec::with_capacity(arcs.len()),
+        };
+        for &(u, v, c, w) in arcs {
+            let a = next[u as usize];
+            next[u as usize] += 1;
+            let b = next[v as usize];
+            next[v as usize] += 1;
+            let (a, b) = (a as usize, b as usize);
+            g.head[a] = v;
+            g.rev[a] = b as u32;
+            g.cap[a] = c;
+            g.cost[a] = w;
+            g.head[b] = u;
+            g.rev[b] = a as u32;
+            g.cap[b] = 0;
+            g.cost[b] = -w;
+            g.forward.push(a as u32);
+        }
+        g
+    }
+
+    /// Number of nodes.
+    pub fn n(&self) -> usize {
+        self.first.len() - 1
+    }
+
+    fn arcs(&self, u: usize) -> std::ops::Range<usize> {
+        self.first[u] as usize..self.first[u + 1] as usize
+    }
+
+    /// Flow on the forward arc `a` (capacity moved to its reverse).
+    pub fn flow(&self, a: usize) -> i32 {
+        self.cap[self.rev[a] as usize]
+    }
+
+    /// Sends `delta` units along arc `a`.
+    pub fn push(&mut self, a: usize, delta: i32) {
+        self.cap[a] -= delta;
+        let r = self.rev[a] as usize;
+        self.cap[r] += delta;
+    }
+
+    /// Dinic's algorithm: pushes as much flow as possible from `s` to `t`, returns its value.
+    pub fn max_flow(&mut self, s: usize, t: usize) -> i64 {
+        let n = self.n();
+        let mut total = 0i64;
+        let mut level = vec![u32::MAX; n];
+        let mut it = vec![0usize; n];
+        let mut queue = VecDeque::new();
+        loop {
+            level.fill(u32::MAX);
+            level[s] = 0;
+            queue.clear();
+            queue.push_back(s);
+            while let Some(u) = queue.pop_front() {
+                for a in self.arcs(u) {
+                    let v = self.head[a] as usize;
+                    if self.cap[a] > 0 && level[v] == u32::MAX {
+                        level[v] = level[u] + 1;
+                        queue.push_back(v);
+                    }
+                }
+            }
+            if level[t] == u32::MAX {
+                return total;
+            }
+            for u in 0..n {
+                it[u] = self.first[u] as usize;
+            }
+            loop {
+                let f = self.augment(s, t, &level, &mut it);
+                if f == 0 {
+                    break;
+                }
+                total += f as i64;
+            }
+        }
+    }
+
+    /// One blocking-flow augmenting path, found iteratively (graphs here are shallow but wide).
+    fn augment(&mut self, s: usize, t: usize, level: &[u32], it: &mut [usize]) -> i32 {
+        let mut path: Vec<usize> = Vec::new();
+        let mut u = s;
+        loop {
+            if u == t {
+                let f = path.iter().map(|&a| self.cap[a]).min().unwrap_or(0);
+                for &a in &path {
+                    self.push(a, f);
+                }
+                return f;
+            }
+            let end = self.first[u + 1] as usize;
+            let mut advanced = false;
+            while it[u] < end {
+                let a = it[u];
+                let v = self.head[a] as usize;
+                if self.cap[a] > 0 && level[v] == level[u] + 1 {
+                    path.push(a);
+                    u = v;
+                    advanced = true;
+                    break;
+                }
+                it[u] += 1;
+            }
+            if !advanced {
+                // Dead end: retreat one arc and skip it from now on.
+                match path.pop() {
+                    None => return 0,
+                    Some(a) => {
+                        u = self.head[self.rev[a] as usize] as usize;
+                        it[u] += 1;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Nodes reachable from `s` in the residual graph.
+    pub fn reachable(&self, s: usize) -> Vec<bool> {
+        let mut seen = vec![false; self.n()];
+        let mut stack = vec![s];
+        seen[s] = true;
+        while let Some(u) = stack.pop() {
+            for a in self.arcs(u) {
+                let v = self.head[a] as usize;
+                if self.cap[a] > 0 && !seen[v] {
+                    seen[v] = true;
+                    stack.push(v);
+                }
+            }
+        }
+        seen
+    }
+
+    /// Minimum-cost flow by cost scaling (Goldberg 1997): turns the current flow into one of
+    /// minimum cost meeting the node balances `excess` (positive = supply still to send).
+    ///
+    /// Costs are multiplied by `n + 1` inside, so that the final `1`-optimal flow is exactly
+    /// optimal; `price` returns the scaled potentials. The instance must be feasible (checked by
+    /// the caller with [`Graph::max_flow`]); a runaway price is reported as an error, not a hang.
+    pub fn min_cost_flow(&mut self, excess: &mut [i64], price: &mut [i64]) -> Result<()> {
+        let n = self.n();
+        let k = n as i64 + 1;
+        let max_cost = self.cost.iter().map(|c| c.abs()).max().unwrap_or(0);
+        if max_cost
+            .checked_mul(k)
+            .and_then(|x| x.checked_mul(6 * k))
+            .is_none()
+        {
+            return Err(Error::Solver(format!(
+                "costs up to {max_cost} on {n} nodes overflow 64-bit arithmetic; rescale the scores"
+            )));
+        }
+        for c in &mut self.cost {
+            *c *= k;
+        }
+        let result = self.scale(excess, price, max_cost * k);
+        for c in &mut self.cost {
+            *c /= k;
+        }
+        result
+    }
+
+    fn scale(&mut self, excess: &mut [i64], price: &mut [i64], max_scaled: i64) -> Result<()> {
+        const ALPHA: i64 = 8;
+        let n = self.n();
+        let mut eps = max_scaled.max(1);
+        let mut current: Vec<usize> = (0..n).map(|u| self.first[u] as usize).collect();
+        let mut queue: VecDeque<usize> = VecDeque::new();
+        let mut active = vec![false; n];
+        loop {
+            eps = (eps / ALPHA).max(1);
+            // Saturate every arc of negative reduced cost: the flow is now 0-optimal, not balanced.
+            for u in 0..n {
+                for a in self.arcs(u) {
+                    let c = self.cap[a];
+                    if c > 0 {
+                        let v = self.head[a] as usize;
+                        if self.cost[a] + price[u] - price[v] < 0 {
+                            self.push(a, c);
+                            excess[u] -= c as i64;
+                            excess[v] += c as i64;
+                        }
+                    }
+                }
+            }
+            for u in 0..n {
+                current[u] = self.first[u] as usize;
+                active[u] = excess[u] > 0;
+                if active[u] {
+                    queue.push_back(u);
+                }
+            }
+            let floor = price.iter().copied().min().unwrap_or(0) - 3 * (n as i64 + 1) * eps;
+            while let Some(u) = queue.pop_front() {
+                active[u] = false;
+                let stuck =
+                    !self.discharge(u, eps, excess, price, &mut current, &mut queue, &mut active);
+                if stuck || price[u] < floor {
+                    return Err(Error::Solver(
+                        "cost scaling did not converge: the network has no feasible flow".into(),
+                    ));
+                }
+            }
+            if eps == 1 {
+                return if excess.iter().all(|&e| e == 0) {
+                    Ok(())
+                } else {
+                    Err(Error::Solver("cost scaling left unbalanced nodes".into()))
+                };
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn discharge(
+        &mut self,
+        u: usize,
+        eps: i64,
+        excess: &mut [i64],
+        price: &mut [i64],
+        current: &mut [usize],
+        queue: &mut VecDeque<usize>,
+        active: &mut [bool],
+    ) -> bool {
+        let end = self.first[u + 1] as usize;
+        while excess[u] > 0 {
+            let mut a = current[u];
+            let pu = price[u];
+            while a < end {
+                if self.cap[a] > 0 {
+                    let v = self.head[a] as usize;
+                    if self.cost[a] + pu - price[v] < 0 {
+                        let delta = (excess[u].min(self.cap[a] as i64)) as i32;
+                        self.push(a, delta);
+                        excess[u] -= delta as i64;
+                        excess[v] += delta as i64;
+                        if excess[v] > 0 && !active[v] {
+                            active[v] = true;
+                            queue.push_back(v);
+                        }
+                        if excess[u] == 0 {
+                            break;
+                        }
+                    }
+                }
+                a += 1;
+            }
+            current[u] = a;
+            if excess[u] > 0 {
+                // Relabel: the highest price that makes some residual arc admissible.
+                let mut best = i64::MIN;
+                for b in self.arcs(u) {
+                    if self.cap[b] > 0 {
+                        best = best.max(price[self.head[b] as usize] - self.cost[b]);
+                    }
+                }
+                if best == i64::MIN {
+                    return false;
+                }
+                price[u] = best - eps;
+                current[u] = self.first[u] as usize;
+            }
+        }
+        true
+    }
+
+    /// Exact potentials: labels `d` with `d[v] <= d[u] + cost(u, v)` on every residual arc, found
+    /// by label correcting from `d`'s initial values (a near-optimal start converges quickly).
+    /// Fails if the residual graph has a negative cycle, i.e. the flow is not of minimum cost.
+    pub fn exact_potentials(&self, d: &mut [i64]) -> Result<(), Vec<usize>> {
+        let n = self.n();
+        let mut in_queue = vec![true; n];
+        let mut queue: VecDeque<usize> = (0..n).collect();
+        let mut relaxed = vec![0u32; n];
+        let mut parent = vec![usize::MAX; n];
+        while let Some(u) = queue.pop_front() {
+            in_queue[u] = false;
+            let du = d[u];
+            for a in self.arcs(u) {
+                if self.cap[a] > 0 {
+                    let v = self.head[a] as usize;
+                    let nd = du + self.cost[a];
+                    if nd < d[v] {
+                        d[v] = nd;
+                        parent[v] = a;
+                        relaxed[v] += 1;
+                        if relaxed[v] as usize > n {
+                            return Err(self.cycle_through(v, &parent));
+                        }
+                        if !in_queue[v] {
+                            in_queue[v] = true;
+                            queue.push_back(v);
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The arcs of the negative cycle found by walking parents back from `v`.
+    fn cycle_through(&self, v: usize, parent: &[usize]) -> Vec<usize> {
+        let mut u = v;
+        for _ in 0..self.n() {
+            u = self.head[self.rev[parent[u]] as usize] as usize;
+        }
+        let start = u;
+        let mut cycle = Vec::new();
+        loop {
+            let a = parent[u];
+            cycle.push(a);
+            u = self.head[self.rev[a] as usize] as usize;
+            if u == start {
+                break;
+            }
+        }
+        cycle
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn max_flow_small() {
+        // s=0 → 1,2 → t=3
+        let mut g = Graph::build(
+            4,
+            &[
+                (0, 1, 2, 0),
+                (0, 2, 1, 0),
+                (1, 3, 1, 0),
+                (2, 3, 2, 0),
+                (1, 2, 1, 0),
+            ],
+        );
+        assert_eq!(g.max_flow(0, 3), 3);
+        let reach = g.reachable(0);
+        assert!(reach[0] && !reach[3]);
+    }
+
+    #[test]
+    fn min_cost_flow_picks_cheapest() {
+        // Two supplies of 1 at nodes 0 and 1, two demands at 2 and 3.
+        let arcs = [(0, 2, 1, 5), (0, 3, 1, 1), (1, 2, 1, 1), (1, 3, 1, 10)];
+        let mut g = Graph::build(4, &arcs);
+        let mut excess = vec![1, 1, -1, -1];
+        let mut price = vec![0; 4];
+        g.min_cost_flow(&mut excess, &mut price).unwrap();
+        assert_eq!(excess, vec![0, 0, 0, 0]);
+        let flows: Vec<i32> = g.forward.iter().map(|&a| g.flow(a as usize)).collect();
+        assert_eq!(flows, vec![0, 1, 1, 0]);
+        let mut d: Vec<i64> = vec![0; 4];
+        g.exact_potentials(&mut d).unwrap();
+        for u in 0..4 {
+            for a in g.arcs(u) {
+                if g.cap[a] > 0 {
+                    assert!(g.cost[a] + d[u] - d[g.head[a] as usize] >= 0);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn negative_cycle_is_found() {
+        // Flow 0→1 on a cost-5 arc while 0→1 at cost 1 is free: the residual cycle is negative.
+        let mut g = Graph::build(2, &[(0, 1, 1, 5), (0, 1, 1, 1)]);
+        let a = g.forward[0] as usize;
+        g.push(a, 1);
+        let mut d = vec![0; 2];
+        let cycle = g.exact_potentials(&mut d).unwrap_err();
+        let cost: i64 = cycle.iter().map(|&a| g.cost[a]).sum();
+        assert!(cost < 0);
+    }
+}

@@ -1,0 +1,282 @@
+//! Independent checks of a result: constraints, and the optimality certificate.
+//!
+//! # The certificate
+//!
+//! The problem is the minimum-cost flow on nodes papers → reviewers → sink `t`: arc `p → r` of
+//! capacity 1 and cost `−w_pr` for every eligible pair, arc `r → t` of capacity `max_r − min_r`,
+//! paper `p` supplying `d_p`, reviewer `r` absorbing `min_r` and `t` the rest. A flow is of
+//! minimum cost exactly when there are potentials `π` with `π(v) ≤ π(u) + cost(u, v)` on every
+//! arc of its residual graph. For an assignment this reads:
+//!
+//! - unassigned eligible pair: `w_pr ≤ π(p) − π(r)` (taking it would not pay);
+//! - assigned pair: `w_pr ≥ π(p) − π(r)` (dropping it would not pay);
+//! - reviewer below `max_r`: `π(t) ≤ π(r)`; reviewer above `min_r`: `π(r) ≤ π(t)`.
+//!
+//! [`check_certificate`] checks all of these in exact integer arithmetic over every eligible pair
+//! of the full matrix, including pairs a solver never looked at. The same scan, collecting instead
+//! of failing, is the flow solver's pricing step ([`price`]).
+
+use rayon::prelude::*;
+
+use super::{Assignment, Certificate, Problem};
+use crate::model::{AffinityMatrix, ReviewerIdx};
+
+/// One broken constraint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Violation {
+    /// A paper has the wrong number of reviewers.
+    Coverage {
+        /// The paper.
+        paper: usize,
+        /// How many it has.
+        got: u32,
+        /// How many it needs.
+        demand: u32,
+    },
+    /// A reviewer's load is outside `[min, max]`.
+    Load {
+        /// The reviewer.
+        reviewer: usize,
+        /// Their load.
+        load: u32,
+        /// Their minimum.
+        min: u32,
+        /// Their maximum.
+        max: u32,
+    },
+    /// A conflicting pair is assigned.
+    Conflict {
+        /// The paper.
+        paper: usize,
+        /// The reviewer.
+        reviewer: usize,
+    },
+    /// A pair is assigned twice.
+    Duplicate {
+        /// The paper.
+        paper: usize,
+        /// The reviewer.
+        reviewer: usize,
+    },
+    /// A reviewer index is out of range.
+    UnknownReviewer {
+        /// The paper.
+        paper: usize,
+        /// The index.
+        reviewer: usize,
+    },
+}
+
+impl Violation {
+    /// A readable description with ids.
+    pub fn describe(&self, pb: &Problem<'_>) -> String {
+        let p = |i: &usize| pb.paper_ids[*i].as_str();
+        let r = |i: &usize| pb.reviewer_ids.get(*i).map_or("?", String::as_str);
+        match self {
+            Violation::Coverage { paper, got, demand } => {
+                format!("paper {} has {got} reviewers but needs {demand}", p(paper))
+            }
+            Violation::Load {
+                reviewer,
+                load,
+                min,
+                max,
+            } => {
+                format!(
+                    "reviewer {} has {load} papers, outside [{min}, {max}]",
+                    r(reviewer)
+                )
+            }
+            Violation::Conflict { paper, reviewer } => {
+                format!(
+                    "paper {} is assigned to conflicted reviewer {}",
+                    p(paper),
+                    r(reviewer)
+                )
+            }
+            Violation::Duplicate { paper, reviewer } => {
+                format!(
+                    "paper {} is assigned to reviewer {} twice",
+                    p(paper),
+                    r(reviewer)
+                )
+            }
+            Violation::UnknownReviewer { paper, reviewer } => {
+                format!(
+                    "paper {} is assigned to unknown reviewer #{reviewer}",
+                    p(paper)
+                )
+            }
+        }
+    }
+}
+
+/// Every constraint the assignment breaks (empty when it is feasible).
+pub fn check_constraints(pb: &Problem<'_>, a: &Assignment) -> Vec<Violation> {
+    let mut out = Vec::new();
+    let n_rev = pb.n_reviewers();
+    for (p, rs) in a.reviewers.iter().enumerate().take(pb.n_papers()) {
+        if rs.len() as u32 != pb.demand[p] {
+            out.push(Violation::Coverage {
+                paper: p,
+                got: rs.len() as u32,
+                demand: pb.demand[p],
+            });
+        }
+        let mut sorted: Vec<ReviewerIdx> = rs.clone();
+        sorted.sort_unstable();
+        for w in sorted.windows(2) {
+            if w[0] == w[1] {
+                out.push(Violation::Duplicate {
+                    paper: p,
+                    reviewer: w[0].ix(),
+                });
+            }
+        }
+        for r in rs {
+            if r.ix() >= n_rev {
+                out.push(Violation::UnknownReviewer {
+                    paper: p,
+                    reviewer: r.ix(),
+                });
+            } else if pb.conflicts.contains(p, r.ix()) {
+                out.push(Violation::Conflict {
+                    paper: p,
+                    reviewer: r.ix(),
+                });
+            }
+        }
+    }
+    for p in a.reviewers.len()..pb.n_papers() {
+        out.push(Violation::Coverage {
+            paper: p,
+            got: 0,
+            demand: pb.demand[p],
+        });
+    }
+    for (r, &load) in a.loads(n_rev).iter().enumerate() {
+        if load < pb.min_load[r] || load > pb.max_load[r] {
+            out.push(Violation::Load {
+                reviewer: r,
+                load,
+                min: pb.min_load[r],
+                max: pb.max_load[r],
+            });
+        }
+    }
+    out
+}
+
+/// Checks the optimality certificate of a feasible assignment over every eligible pair.
+pub fn check_certificate(
+    pb: &Problem<'_>,
+    a: &Assignment,
+    cert: &Certificate,
+) -> Result<(), String> {
+    let found = price(pb, a, &cert.potentials, 1)?;
+    match found.iter().enumerate().find(|(_, v)| !v.is_empty()) {
+        None => Ok(()),
+        Some((p, v)) => Err(format!(
+            "the certificate does not prove optimality: assigning reviewer {} to paper {} would \
+             improve the total",
+            pb.reviewer_ids[v[0].0 as usize], pb.paper_ids[p]
+        )),
+    }
+}
+
+/// For each paper, up to `limit` unassigned eligible reviewers whose pair has positive reduced
+/// profit under `pot` (`w_pr > π(p) − π(r)`), most profitable first. Fails if a condition on an
+/// assigned pair or a reviewer's load arc is broken: those are the solver's own arcs and must hold.
+pub(crate) fn price(
+    pb: &Problem<'_>,
+    a: &Assignment,
+    pot: &[i64],
+    limit: usize,
+) -> Result<Vec<Vec<(u32, i64)>>, String> {
+    let (np, nr) = (pb.n_papers(), pb.n_reviewers());
+    if pot.len() != np + nr + 1 {
+        return Err(format!(
+            "certificate has {} potentials, expected {}",
+            pot.len(),
+            np + nr + 1
+        ));
+    }
+    let t = pot[np + nr];
+    let loads = a.loads(nr);
+    for r in 0..nr {
+        let pr = pot[np + r];
+        if loads[r] < pb.max_load[r] && t > pr {
+            return Err(format!(
+                "reviewer {} could take more papers profitably",
+                pb.reviewer_ids[r]
+            ));
+        }
+        if loads[r] > pb.min_load[r] && pr > t {
+            return Err(format!(
+                "reviewer {} should shed a paper",
+                pb.reviewer_ids[r]
+            ));
+        }
+    }
+    // Reviewers by decreasing potential: for a sparse matrix, the implicit zeros of a paper are
+    // checked by walking this order until the first reviewer that is not excluded.
+    let mut by_pot: Vec<u32> = (0..nr as u32).collect();
+    if pb.affinity.is_sparse() {
+        by_pot.sort_unstable_by_key(|&r| (std::cmp::Reverse(pot[np + r as usize]), r));
+    }
+    (0..np)
+        .into_par_iter()
+        .map(|p| {
+            let pp = pot[p];
+            let assigned = &a.reviewers[p];
+            let mut out: Vec<(u32, i64)> = Vec::new();
+            for &r in assigned {
+                let w = pb.affinity.get(p, r.ix()) as i64;
+                if w < pp - pot[np + r.ix()] {
+                    return Err(format!(
+                        "dropping reviewer {} from paper {} would improve the total",
+                        pb.reviewer_ids[r.ix()],
+                        pb.paper_ids[p]
+                    ));
+                }
+            }
+            let is_assigned = |r: usize| assigned.binary_search(&ReviewerIdx(r as u32)).is_ok();
+            let conflicts = pb.conflicts.of_paper(p);
+            let consider = |out: &mut Vec<(u32, i64)>, r: usize, w: i64| {
+                let gain = w - (pp - pot[np + r]);
+                if gain > 0 && !is_assigned(r) && conflicts.binary_search(&(r as u32)).is_err() {
+                    out.push((r as u32, gain));
+                }
+            };
+            match pb.affinity {
+                AffinityMatrix::Dense(m) => {
+                    for (r, &w) in m.row(p).iter().enumerate() {
+                        consider(&mut out, r, w as i64);
+                    }
+                }
+                AffinityMatrix::Sparse(s) => {
+                    let (cols, vals) = s.row(p);
+                    for (&r, &w) in cols.iter().zip(vals) {
+                        consider(&mut out, r as usize, w as i64);
+                    }
+                    // Implicit zeros: profitable while π(r) > π(p).
+                    for &r in &by_pot {
+                        let r = r as usize;
+                        if pot[np + r] <= pp {
+                            break;
+                        }
+                        if cols.binary_search(&(r as u32)).is_err() {
+                            consider(&mut out, r, 0);
+                            if out.len() >= limit.max(1) * 4 {
+                                break;
+                            }
+                        }
+                    }
+                }
+            }
+            out.sort_unstable_by_key(|&(r, gain)| (std::cmp::Reverse(gain), r));
+            out.truncate(limit);
+            Ok(out)
+        })
+        .collect()
+}
