@@ -356,7 +356,7 @@ mod tests {
     fn tfidf_matches_hand_computation() {
         let m = keyword_affinity(&venue(), KeywordMeasure::TfIdf);
         // N = 5 documents; df(a) = 4, df(rare) = 2, df(b) = 1.
-        let idf = |df: f64| ((6.0 / (1.0 + df)) as f64).ln() + 1.0;
+        let idf = |df: f64| (6.0 / (1.0 + df)).ln() + 1.0;
         let (a, rare, b) = (idf(4.0), idf(2.0), idf(1.0));
         let p1 = (a * a + rare * rare).sqrt();
         let expect_r1 = a * a / (p1 * a);

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 
 use ndarray::Array2;
 use rayon::prelude::*;
-use rustc_hash::FxHashSet;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::table::{Source, Table};
 use super::{Interner, ReadOptions, lookup_id};
@@ -36,7 +36,10 @@ const CHUNK: usize = 4 << 20;
 /// assert_eq!(papermatch::io::parse_score("nan"), None);
 /// ```
 pub fn parse_score(s: &str) -> Option<i64> {
-    let b = s.as_bytes();
+    parse_score_bytes(s.as_bytes())
+}
+
+fn parse_score_bytes(b: &[u8]) -> Option<i64> {
     let (neg, digits) = match b.first() {
         Some(b'-') => (true, &b[1..]),
         Some(b'+') => (false, &b[1..]),
@@ -46,7 +49,7 @@ pub fn parse_score(s: &str) -> Option<i64> {
     let mut i = 0;
     while i < digits.len() && digits[i].is_ascii_digit() {
         if i >= 12 {
-            return slow_parse(s);
+            return slow_parse(b);
         }
         int = int * 10 + (digits[i] - b'0') as i64;
         i += 1;
@@ -68,7 +71,7 @@ pub fn parse_score(s: &str) -> Option<i64> {
         }
     }
     if i != digits.len() || (int_digits == 0 && frac_digits == 0) {
-        return slow_parse(s);
+        return slow_parse(b);
     }
     for _ in frac_digits.min(6)..6 {
         frac *= 10;
@@ -77,8 +80,8 @@ pub fn parse_score(s: &str) -> Option<i64> {
     Some(if neg { -units } else { units })
 }
 
-fn slow_parse(s: &str) -> Option<i64> {
-    let x: f64 = s.parse().ok()?;
+fn slow_parse(b: &[u8]) -> Option<i64> {
+    let x: f64 = std::str::from_utf8(b).ok()?.parse().ok()?;
     if !x.is_finite() || x.abs() > 1e12 {
         return None;
     }
@@ -86,8 +89,10 @@ fn slow_parse(s: &str) -> Option<i64> {
 }
 
 /// Checks a parsed score against the allowed range; the message says how to fix it.
-fn check_score(text: &str, allow_any: bool) -> Result<i32, (String, String)> {
-    let Some(units) = parse_score(text) else {
+fn check_score(bytes: &[u8], allow_any: bool) -> Result<i32, (String, String)> {
+    let text = || String::from_utf8_lossy(bytes);
+    let Some(units) = parse_score_bytes(bytes) else {
+        let text = text();
         return Err((
             format!("`{text}` is not a finite number"),
             "scores must be decimal numbers such as 0.75".into(),
@@ -95,12 +100,14 @@ fn check_score(text: &str, allow_any: bool) -> Result<i32, (String, String)> {
     };
     if allow_any {
         if units.abs() > MAX_ABS_SCORE * SCORE_SCALE {
+            let text = text();
             return Err((
                 format!("score {text} is outside [-{MAX_ABS_SCORE}, {MAX_ABS_SCORE}]"),
                 "rescale the scores; papermatch keeps them exact in 32-bit fixed point".into(),
             ));
         }
     } else if !(0..=SCORE_SCALE).contains(&units) {
+        let text = text();
         return Err((
             format!("score {text} is outside [0, 1]"),
             "rescale the scores to [0, 1], or pass --allow-any-score".into(),
@@ -116,12 +123,12 @@ pub(super) fn read_scores(
     fixed: bool,
     opts: &ReadOptions,
 ) -> Result<AffinityMatrix> {
-    let header_end = memchr::memchr(b'\n', &src.bytes).map_or(src.bytes.len(), |i| i + 1);
-    if memchr::memchr(b'"', &src.bytes).is_some() {
+    let header_end = memchr::memchr(b'\n', src.bytes()).map_or(src.bytes().len(), |i| i + 1);
+    if memchr::memchr(b'"', src.bytes()).is_some() {
         return read_scores_csv(src, papers, reviewers, fixed, opts);
     }
     // The header goes through the general reader for its checks and messages.
-    let header_only = Source::from_bytes(src.name.clone(), src.bytes[..header_end].to_vec());
+    let header_only = Source::from_bytes(src.name.clone(), src.bytes()[..header_end].to_vec());
     let header = Table::parse(&header_only, &["paper_id", "reviewer_id", "score"])?;
     let cols = Columns {
         paper: header.column("paper_id"),
@@ -129,7 +136,7 @@ pub(super) fn read_scores(
         score: header.column("score"),
         count: header.n_columns(),
     };
-    let body = &src.bytes[header_end..];
+    let body = &src.bytes()[header_end..];
     let chunks = split_chunks(body);
     let bar = crate::progress::bar(opts.progress, body.len() as u64, "reading scores");
     let mut first_line = Vec::with_capacity(chunks.len());
@@ -285,8 +292,8 @@ enum Fill {
     Duplicate,
 }
 
-/// Fields of one line: paper id, reviewer id, score text.
-type Fields<'b> = (&'b str, &'b str, &'b str);
+/// Fields of one line: paper id, reviewer id, score, as trimmed bytes.
+type Fields<'b> = [&'b [u8]; 3];
 
 const NAMES: [&str; 3] = ["paper_id", "reviewer_id", "score"];
 
@@ -305,22 +312,29 @@ impl Ctx<'_> {
     /// Splits one line into the three fields, or `None` for a blank line.
     fn fields<'b>(&self, raw: &'b [u8], line: u64) -> Result<Option<Fields<'b>>, InputError> {
         let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-        if raw.iter().all(u8::is_ascii_whitespace) {
-            return Ok(None);
-        }
-        let mut picked = [&raw[..0]; 3];
+        let mut picked: Fields<'b> = [&raw[..0]; 3];
         let mut n = 0;
-        for (i, field) in raw.split(|&b| b == b',').enumerate() {
-            if i == self.cols.paper {
+        let mut start = 0;
+        loop {
+            let end = memchr::memchr(b',', &raw[start..]).map_or(raw.len(), |i| start + i);
+            let field = &raw[start..end];
+            if n == self.cols.paper {
                 picked[0] = field;
-            } else if i == self.cols.reviewer {
+            } else if n == self.cols.reviewer {
                 picked[1] = field;
-            } else if i == self.cols.score {
+            } else if n == self.cols.score {
                 picked[2] = field;
             }
-            n = i + 1;
+            n += 1;
+            if end == raw.len() {
+                break;
+            }
+            start = end + 1;
         }
         if n != self.cols.count {
+            if raw.trim_ascii().is_empty() {
+                return Ok(None);
+            }
             return Err(self.error(
                 line,
                 None,
@@ -331,19 +345,12 @@ impl Ctx<'_> {
                 "every row needs paper_id, reviewer_id and score separated by commas",
             ));
         }
-        let mut out = [""; 3];
-        for (f, bytes) in picked.iter().enumerate() {
-            out[f] = std::str::from_utf8(bytes)
-                .map_err(|_| {
-                    self.error(
-                        line,
-                        Some(f),
-                        "the field is not valid UTF-8".into(),
-                        "save the file as UTF-8",
-                    )
-                })?
-                .trim();
-            if out[f].is_empty() {
+        for (f, field) in picked.iter_mut().enumerate() {
+            *field = field.trim_ascii();
+            if field.is_empty() {
+                if raw.trim_ascii().is_empty() {
+                    return Ok(None);
+                }
                 let what = ["empty paper id", "empty reviewer id", "empty score"][f];
                 return Err(self.error(
                     line,
@@ -353,7 +360,19 @@ impl Ctx<'_> {
                 ));
             }
         }
-        Ok(Some((out[0], out[1], out[2])))
+        Ok(Some(picked))
+    }
+
+    /// An id field as text; only ids that are not predicted pay for the UTF-8 check.
+    fn text<'b>(&self, bytes: &'b [u8], line: u64, f: usize) -> Result<&'b str, InputError> {
+        std::str::from_utf8(bytes).map_err(|_| {
+            self.error(
+                line,
+                Some(f),
+                "the field is not valid UTF-8".into(),
+                "save the file as UTF-8",
+            )
+        })
     }
 
     fn collect_ids<'b>(
@@ -361,22 +380,36 @@ impl Ctx<'_> {
         chunk: &'b [u8],
         first_line: u64,
     ) -> Result<(Vec<&'b str>, Vec<&'b str>)> {
-        let mut ps: (FxHashSet<&str>, Vec<&str>) = Default::default();
-        let mut rs: (FxHashSet<&str>, Vec<&str>) = Default::default();
-        let mut last = "";
+        let mut papers: (FxHashSet<&[u8]>, Vec<&str>) = Default::default();
+        let mut reviewers: (FxHashMap<&[u8], usize>, Vec<&str>) = Default::default();
+        let mut last: &[u8] = &[];
+        let mut last_reviewer = usize::MAX;
         for (k, raw) in lines(chunk).enumerate() {
-            let Some((p, r, _)) = self.fields(raw, first_line + k as u64)? else {
+            let line = first_line + k as u64;
+            let Some([p, r, _]) = self.fields(raw, line)? else {
                 continue;
             };
-            if p != last && ps.0.insert(p) {
-                ps.1.push(p);
+            if p != last && papers.0.insert(p) {
+                papers.1.push(self.text(p, line, 0)?);
             }
             last = p;
-            if rs.0.insert(r) {
-                rs.1.push(r);
+            // Reviewers usually repeat in the same order paper after paper: check the guess first.
+            let guess = last_reviewer.wrapping_add(1);
+            if reviewers.1.get(guess).is_some_and(|g| g.as_bytes() == r) {
+                last_reviewer = guess;
+                continue;
             }
+            last_reviewer = match reviewers.0.get(r) {
+                Some(&i) => i,
+                None => {
+                    let i = reviewers.1.len();
+                    reviewers.0.insert(r, i);
+                    reviewers.1.push(self.text(r, line, 1)?);
+                    i
+                }
+            };
         }
-        Ok((ps.1, rs.1))
+        Ok((papers.1, reviewers.1))
     }
 
     fn fill(
@@ -387,21 +420,22 @@ impl Ctx<'_> {
         reviewers: &Interner,
         sink: &Sink<'_>,
     ) -> Result<(), Fill> {
-        let mut last_paper: (&str, u32) = ("", 0);
+        let mut last_paper: (&[u8], u32) = (&[], 0);
         let mut last_reviewer: u32 = u32::MAX;
         for (k, raw) in lines(chunk).enumerate() {
             let line = first_line + k as u64;
-            let Some((p_id, r_id, score)) = self.fields(raw, line).map_err(Fill::Input)? else {
+            let Some([p_id, r_id, score]) = self.fields(raw, line).map_err(Fill::Input)? else {
                 continue;
             };
             let p = if p_id == last_paper.0 {
                 last_paper.1
             } else {
-                let p = papers.get(p_id).ok_or_else(|| {
+                let text = self.text(p_id, line, 0).map_err(Fill::Input)?;
+                let p = papers.get(text).ok_or_else(|| {
                     Fill::Input(self.error(
                         line,
                         Some(0),
-                        format!("unknown paper id `{p_id}`"),
+                        format!("unknown paper id `{text}`"),
                         "every paper id here must appear in papers.csv; check for typos",
                     ))
                 })?;
@@ -409,14 +443,19 @@ impl Ctx<'_> {
                 p
             };
             let guess = last_reviewer.wrapping_add(1) as usize;
-            let r = if reviewers.ids.get(guess).is_some_and(|id| id == r_id) {
+            let r = if reviewers
+                .ids
+                .get(guess)
+                .is_some_and(|id| id.as_bytes() == r_id)
+            {
                 guess as u32
             } else {
-                reviewers.get(r_id).ok_or_else(|| {
+                let text = self.text(r_id, line, 1).map_err(Fill::Input)?;
+                reviewers.get(text).ok_or_else(|| {
                     Fill::Input(self.error(
                         line,
                         Some(1),
-                        format!("unknown reviewer id `{r_id}`"),
+                        format!("unknown reviewer id `{text}`"),
                         "every reviewer id here must appear in reviewers.csv; check for typos",
                     ))
                 })?
@@ -427,6 +466,7 @@ impl Ctx<'_> {
             let cell = p as usize * sink.n_reviewers + r as usize;
             let bit = 1u64 << (cell % 64);
             if sink.seen[cell / 64].fetch_or(bit, Ordering::Relaxed) & bit != 0 {
+                let (p_id, r_id) = (String::from_utf8_lossy(p_id), String::from_utf8_lossy(r_id));
                 return Err(match sink.serial {
                     true => Fill::Input(self.error(
                         line,
@@ -479,7 +519,7 @@ fn read_scores_csv(
                 .hint("every row needs a paper id, a reviewer id and a score")
                 .into());
         }
-        let units = check_score(text, opts.allow_any_score)
+        let units = check_score(text.as_bytes(), opts.allow_any_score)
             .map_err(|(m, h)| row.error("score", m).hint(h))?;
         triplets.push((p, r, units, row.line));
     }

@@ -7,13 +7,24 @@ use std::path::Path;
 use crate::error::{Error, InputError, Result};
 
 /// The bytes of one input file, with the name to use in messages.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Source {
     /// The name used in messages: the path as given, or `-` for standard input.
     pub name: String,
-    /// The file's contents, with a UTF-8 byte-order mark removed.
-    pub bytes: Vec<u8>,
+    data: Data,
+    /// Bytes to skip at the start (a UTF-8 byte-order mark).
+    skip: usize,
 }
+
+#[derive(Debug)]
+enum Data {
+    Owned(Vec<u8>),
+    /// Large files are mapped, not copied: the scores of a big venue are hundreds of MB.
+    Mapped(memmap2::Mmap),
+}
+
+/// Files at least this large are memory-mapped.
+const MAP_AT: u64 = 1 << 20;
 
 impl Source {
     /// Reads `path`; `-` reads standard input.
@@ -25,21 +36,48 @@ impl Source {
                 .lock()
                 .read_to_end(&mut bytes)
                 .map_err(|e| Error::io("cannot read", "-", e))?;
-        } else {
-            bytes = std::fs::read(path).map_err(|e| Error::io("cannot read", path, e))?;
+            return Ok(Source::from_bytes(name, bytes));
         }
+        let file = std::fs::File::open(path).map_err(|e| Error::io("cannot read", path, e))?;
+        let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+        if len >= MAP_AT {
+            // SAFETY: the map is read-only; papermatch never writes its inputs. Like every
+            // mapping, it assumes no other process truncates the file while it is read.
+            if let Ok(map) = unsafe { memmap2::Mmap::map(&file) } {
+                return Ok(Source::with_data(name, Data::Mapped(map)));
+            }
+        }
+        let mut file = file;
+        file.read_to_end(&mut bytes)
+            .map_err(|e| Error::io("cannot read", path, e))?;
         Ok(Source::from_bytes(name, bytes))
     }
 
     /// Wraps bytes already in memory (tests, generated venues).
-    pub fn from_bytes(name: impl Into<String>, mut bytes: Vec<u8>) -> Source {
-        if bytes.starts_with(b"\xEF\xBB\xBF") {
-            bytes.drain(..3);
-        }
-        Source {
-            name: name.into(),
-            bytes,
-        }
+    pub fn from_bytes(name: impl Into<String>, bytes: Vec<u8>) -> Source {
+        Source::with_data(name.into(), Data::Owned(bytes))
+    }
+
+    fn with_data(name: String, data: Data) -> Source {
+        let raw: &[u8] = match &data {
+            Data::Owned(v) => v,
+            Data::Mapped(m) => m,
+        };
+        let skip = if raw.starts_with(b"\xEF\xBB\xBF") {
+            3
+        } else {
+            0
+        };
+        Source { name, data, skip }
+    }
+
+    /// The file's contents, without a byte-order mark.
+    pub fn bytes(&self) -> &[u8] {
+        let raw: &[u8] = match &self.data {
+            Data::Owned(v) => v,
+            Data::Mapped(m) => m,
+        };
+        &raw[self.skip..]
     }
 
     /// An error about this file.
@@ -112,7 +150,7 @@ impl Table {
     /// Parses `source` as CSV with a header row, checking that every `required` column exists.
     /// Unknown columns are kept but ignored by callers; column order does not matter.
     pub fn parse(source: &Source, required: &[&str]) -> Result<Table> {
-        if source.bytes.iter().all(|b| b.is_ascii_whitespace()) {
+        if source.bytes().iter().all(|b| b.is_ascii_whitespace()) {
             return Err(source
                 .error("the file is empty")
                 .hint(format!(
@@ -124,10 +162,10 @@ impl Table {
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(true)
             .flexible(false)
-            .from_reader(source.bytes.as_slice());
+            .from_reader(source.bytes());
         let headers = reader
             .byte_headers()
-            .map_err(|e| csv_error(source, e))?
+            .map_err(|e| csv_error(source, e, Some(1)))?
             .clone();
         let mut columns = HashMap::new();
         for (i, h) in headers.iter().enumerate() {
@@ -157,17 +195,22 @@ impl Table {
         }
         let mut records = Vec::new();
         let mut record = csv::ByteRecord::new();
+        let mut lines = LineCounter::default();
+        let bytes = source.bytes();
         loop {
             match reader.read_byte_record(&mut record) {
                 Ok(true) => {
-                    let line = record.position().map_or(0, |p| p.line());
+                    let line = record.position().map_or(0, |p| lines.line_at(bytes, p.byte()));
                     if record.iter().all(|f| f.iter().all(u8::is_ascii_whitespace)) {
                         continue;
                     }
                     records.push((line, record.clone()));
                 }
                 Ok(false) => break,
-                Err(e) => return Err(csv_error(source, e)),
+                Err(e) => {
+                    let line = e.position().map(|p| lines.line_at(bytes, p.byte()));
+                    return Err(csv_error(source, e, line));
+                }
             }
         }
         Ok(Table {
@@ -213,8 +256,31 @@ impl Table {
     }
 }
 
-fn csv_error(source: &Source, e: csv::Error) -> Error {
-    let line = e.position().map(|p| p.line());
+/// Line numbers from byte offsets. The `csv` crate's own line count is off after blank lines
+/// and CRLF, and its record offsets point at the end of the previous record: skip line breaks,
+/// then count newlines incrementally (records arrive in order).
+#[derive(Default)]
+struct LineCounter {
+    offset: usize,
+    line: u64,
+}
+
+impl LineCounter {
+    fn line_at(&mut self, bytes: &[u8], byte: u64) -> u64 {
+        let mut at = (byte as usize).min(bytes.len());
+        while at < bytes.len() && (bytes[at] == b'\n' || bytes[at] == b'\r') {
+            at += 1;
+        }
+        if at < self.offset {
+            *self = LineCounter::default();
+        }
+        self.line += memchr::memchr_iter(b'\n', &bytes[self.offset..at]).count() as u64;
+        self.offset = at;
+        self.line + 1
+    }
+}
+
+fn csv_error(source: &Source, e: csv::Error, line: Option<u64>) -> Error {
     let message = match e.kind() {
         csv::ErrorKind::UnequalLengths {
             expected_len, len, ..

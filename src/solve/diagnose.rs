@@ -238,12 +238,12 @@ fn pb_pairs_len(g: &Graph, np: usize) -> usize {
 }
 
 /// Checks feasibility of the pairs `pairs` exactly; `Err` carries the diagnosis.
-pub(crate) fn check(pb: &Problem<'_>, pairs: &[Vec<u32>]) -> Result<(), Diagnosis> {
+pub(crate) fn check(pb: &Problem<'_>, pairs: &[Vec<u32>]) -> Result<(), Box<Diagnosis>> {
     let (mut g, nodes) = feasibility_network(pb, pairs);
     let flow = g.max_flow(nodes.source, nodes.sink);
     if flow == nodes.required {
         Ok(())
     } else {
-        Err(from_flow(pb, &g, &nodes, flow))
+        Err(Box::new(from_flow(pb, &g, &nodes, flow)))
     }
 }

@@ -62,6 +62,7 @@ impl Solver for FlowSolver {
         };
         let per_reviewer = (2 * max_load).max(per_paper / 2).max(6);
         let eligible_pairs = (np * nr - pb.conflicts.len()) as u64;
+        let clock = std::time::Instant::now();
         let mut full = np * nr <= FULL_GRAPH_PAIRS || per_paper >= nr;
         let mut pairs = if full {
             all_eligible(pb)
@@ -71,12 +72,17 @@ impl Solver for FlowSolver {
         let mut stats = SolveStats {
             solver: self.name(),
             eligible_pairs,
+            candidates_seconds: clock.elapsed().as_secs_f64(),
             ..SolveStats::default()
         };
+        let mut previous: Option<(Assignment, Vec<i64>, i64)> = None;
         loop {
-            if let Err(diagnosis) = diagnose::check(pb, &pairs) {
+            let clock = std::time::Instant::now();
+            if previous.is_none()
+                && let Err(diagnosis) = diagnose::check(pb, &pairs)
+            {
                 if full {
-                    return Err(Error::Infeasible(Box::new(diagnosis)));
+                    return Err(Error::Infeasible(diagnosis));
                 }
                 // Widen around the cut; if that adds nothing, fall back to the full graph.
                 let added = widen(pb, &mut pairs, &diagnosis);
@@ -86,10 +92,19 @@ impl Solver for FlowSolver {
                 }
                 continue;
             }
-            let (assignment, potentials) = min_cost(pb, &pairs)?;
+            // After pricing, the last optimum is still feasible: start from it.
+            let warm = previous.as_ref().map(|(a, pot, gain)| Warm {
+                assignment: a,
+                potentials: pot,
+                max_gain: *gain,
+            });
+            let (assignment, potentials) = min_cost(pb, &pairs, warm)?;
+            stats.flow_seconds += clock.elapsed().as_secs_f64();
+            let clock = std::time::Instant::now();
             let found = verify::price(pb, &assignment, &potentials, max_demand.max(4))
                 .map_err(Error::Verification)?;
             let count: usize = found.iter().map(Vec::len).sum();
+            stats.pricing_seconds += clock.elapsed().as_secs_f64();
             if count == 0 {
                 stats.candidate_pairs = pairs.iter().map(Vec::len).sum();
                 let objective = assignment.objective(pb.affinity);
@@ -107,11 +122,13 @@ impl Solver for FlowSolver {
             }
             stats.pricing_rounds += 1;
             stats.priced_in += count;
+            let max_gain = found.iter().flatten().map(|&(_, g)| g).max().unwrap_or(1);
             for (row, add) in pairs.iter_mut().zip(found) {
                 row.extend(add.into_iter().map(|(r, _)| r));
                 row.sort_unstable();
                 row.dedup();
             }
+            previous = Some((assignment, potentials, max_gain));
         }
     }
 }
@@ -137,8 +154,8 @@ fn network(pb: &Problem<'_>, pairs: &[Vec<u32>]) -> (Graph, Vec<i64>) {
         ));
     }
     let mut excess = vec![0i64; np + nr + 1];
-    for p in 0..np {
-        excess[p] = pb.demand[p] as i64;
+    for (x, &d) in excess.iter_mut().zip(&pb.demand) {
+        *x = d as i64;
     }
     let total_min: i64 = pb.min_load.iter().map(|&m| m as i64).sum();
     for r in 0..nr {
@@ -148,12 +165,58 @@ fn network(pb: &Problem<'_>, pairs: &[Vec<u32>]) -> (Graph, Vec<i64>) {
     (Graph::build(np + nr + 1, &arcs), excess)
 }
 
+/// Sets the flow of `assignment` on a network built by [`network`] over `pairs`; the node
+/// balances are then all met.
+fn set_flow(pb: &Problem<'_>, g: &mut Graph, pairs: &[Vec<u32>], assignment: &Assignment) {
+    let mut i = 0;
+    for (p, rs) in pairs.iter().enumerate() {
+        for &r in rs {
+            if assignment.reviewers[p]
+                .binary_search(&ReviewerIdx(r))
+                .is_ok()
+            {
+                g.push(g.forward[i] as usize, 1);
+            }
+            i += 1;
+        }
+    }
+    let loads = assignment.loads(pb.n_reviewers());
+    for (r, &load) in loads.iter().enumerate() {
+        g.push(
+            g.forward[i + r] as usize,
+            (load - pb.min_load[r].min(load)) as i32,
+        );
+    }
+}
+
+/// A previous optimum to start from: its assignment, exact potentials, and the largest gain of
+/// the pairs added since.
+struct Warm<'a> {
+    assignment: &'a Assignment,
+    potentials: &'a [i64],
+    max_gain: i64,
+}
+
 /// Solves the min-cost flow on `pairs` and returns the assignment with exact potentials.
-fn min_cost(pb: &Problem<'_>, pairs: &[Vec<u32>]) -> Result<(Assignment, Vec<i64>)> {
+fn min_cost(
+    pb: &Problem<'_>,
+    pairs: &[Vec<u32>],
+    warm: Option<Warm<'_>>,
+) -> Result<(Assignment, Vec<i64>)> {
     let np = pb.n_papers();
     let (mut g, mut excess) = network(pb, pairs);
+    let k = g.n() as i64 + 1;
     let mut price = vec![0i64; g.n()];
-    g.min_cost_flow(&mut excess, &mut price)?;
+    let mut start = None;
+    if let Some(w) = warm {
+        set_flow(pb, &mut g, pairs, w.assignment);
+        excess.fill(0);
+        for (x, &pi) in price.iter_mut().zip(w.potentials) {
+            *x = pi * k;
+        }
+        start = Some(w.max_gain);
+    }
+    g.min_cost_flow(&mut excess, &mut price, start)?;
     let mut reviewers = vec![Vec::new(); np];
     let mut i = 0;
     for (p, rs) in pairs.iter().enumerate() {
@@ -164,7 +227,6 @@ fn min_cost(pb: &Problem<'_>, pairs: &[Vec<u32>]) -> Result<(Assignment, Vec<i64
             i += 1;
         }
     }
-    let k = g.n() as i64 + 1;
     let mut potentials: Vec<i64> = price.iter().map(|&x| x.div_euclid(k)).collect();
     g.exact_potentials(&mut potentials).map_err(|cycle| {
         Error::Verification(format!(
@@ -181,25 +243,7 @@ pub(crate) fn certify(pb: &Problem<'_>, assignment: &Assignment) -> Result<Vec<i
     let (np, nr) = (pb.n_papers(), pb.n_reviewers());
     let pairs = all_eligible(pb);
     let (mut g, _) = network(pb, &pairs);
-    let mut i = 0;
-    for (p, rs) in pairs.iter().enumerate() {
-        for &r in rs {
-            if assignment.reviewers[p]
-                .binary_search(&ReviewerIdx(r))
-                .is_ok()
-            {
-                g.push(g.forward[i] as usize, 1);
-            }
-            i += 1;
-        }
-    }
-    let loads = assignment.loads(nr);
-    for r in 0..nr {
-        g.push(
-            g.forward[i + r] as usize,
-            (loads[r] - pb.min_load[r].min(loads[r])) as i32,
-        );
-    }
+    set_flow(pb, &mut g, &pairs, assignment);
     let mut potentials = vec![0i64; np + nr + 1];
     g.exact_potentials(&mut potentials).map_err(|cycle| {
         let gain: i64 = -cycle.iter().map(|&a| g.cost[a]).sum::<i64>();
@@ -226,6 +270,53 @@ fn all_eligible(pb: &Problem<'_>) -> Vec<Vec<u32>> {
         .collect()
 }
 
+/// The `k` largest `(score, index)` items of a stream whose indices arrive in increasing order,
+/// ties to the lower index. Keeps a buffer of at most `2k` and a threshold below which nothing can
+/// enter, so a long stream costs one comparison per item.
+struct TopK {
+    k: usize,
+    items: Vec<(i32, u32)>,
+    threshold: Option<i32>,
+}
+
+impl TopK {
+    fn new(k: usize) -> TopK {
+        TopK {
+            k,
+            items: Vec::with_capacity(2 * k + 1),
+            threshold: None,
+        }
+    }
+
+    fn push(&mut self, w: i32, i: u32) {
+        // An equal score arriving later has a higher index and loses the tie.
+        if self.threshold.is_some_and(|t| w <= t) || self.k == 0 {
+            return;
+        }
+        self.items.push((w, i));
+        if self.items.len() >= 2 * self.k {
+            self.shrink();
+        }
+    }
+
+    fn shrink(&mut self) {
+        if self.items.len() > self.k {
+            self.items
+                .select_nth_unstable_by_key(self.k - 1, |&(w, i)| (std::cmp::Reverse(w), i));
+            self.items.truncate(self.k);
+            self.threshold = self.items.iter().map(|&(w, _)| w).min();
+        }
+    }
+
+    /// The indices kept, best first.
+    fn finish(mut self) -> Vec<u32> {
+        self.shrink();
+        self.items
+            .sort_unstable_by_key(|&(w, i)| (std::cmp::Reverse(w), i));
+        self.items.into_iter().map(|(_, i)| i).collect()
+    }
+}
+
 /// The `per_paper` best eligible reviewers of each paper and `per_reviewer` best eligible papers
 /// of each reviewer (ties to the lower index), merged by paper.
 fn candidates(pb: &Problem<'_>, per_paper: usize, per_reviewer: usize) -> Vec<Vec<u32>> {
@@ -234,19 +325,15 @@ fn candidates(pb: &Problem<'_>, per_paper: usize, per_reviewer: usize) -> Vec<Ve
         .into_par_iter()
         .map(|p| {
             let conflicts = pb.conflicts.of_paper(p);
-            let eligible = |r: u32| conflicts.binary_search(&r).is_err();
-            let mut scored: Vec<(i32, u32)> = Vec::new();
+            let mut top = TopK::new(per_paper);
+            let mut next_conflict = conflicts.iter().peekable();
             pb.affinity.for_each_in_row(p, |r, w| {
-                if eligible(r as u32) {
-                    scored.push((w, r as u32));
+                while next_conflict.next_if(|&&c| (c as usize) < r).is_some() {}
+                if next_conflict.peek().is_none_or(|&&c| c as usize != r) {
+                    top.push(w, r as u32);
                 }
             });
-            let key = |&(w, r): &(i32, u32)| (std::cmp::Reverse(w), r);
-            if scored.len() > per_paper {
-                scored.select_nth_unstable_by_key(per_paper, key);
-                scored.truncate(per_paper);
-            }
-            let mut row: Vec<u32> = scored.iter().map(|&(_, r)| r).collect();
+            let mut row = top.finish();
             row.sort_unstable();
             if row.len() < per_paper && pb.affinity.is_sparse() {
                 // Pad with zero-score reviewers, spread over the venue so that papers without
@@ -258,7 +345,7 @@ fn candidates(pb: &Problem<'_>, per_paper: usize, per_reviewer: usize) -> Vec<Ve
                         break;
                     }
                     let r = ((start + k) % nr) as u32;
-                    if eligible(r) && row.binary_search(&r).is_err() {
+                    if conflicts.binary_search(&r).is_err() && row.binary_search(&r).is_err() {
                         extra.push(r);
                     }
                 }
@@ -282,38 +369,46 @@ fn candidates(pb: &Problem<'_>, per_paper: usize, per_reviewer: usize) -> Vec<Ve
 /// a sparse matrix).
 fn top_papers_per_reviewer(pb: &Problem<'_>, k: usize) -> Vec<(u32, u32)> {
     let (np, nr) = (pb.n_papers(), pb.n_reviewers());
-    let columns: Vec<Vec<(i32, u32)>> = match pb.affinity {
-        AffinityMatrix::Dense(m) => (0..nr)
-            .into_par_iter()
-            .map(|r| {
-                let col = m.column(r);
-                let mut v: Vec<(i32, u32)> = (0..np).map(|p| (col[p], p as u32)).collect();
-                if v.len() > 4 * k {
-                    v.select_nth_unstable_by_key(4 * k, |&(w, p)| (std::cmp::Reverse(w), p));
-                    v.truncate(4 * k);
-                }
-                v
-            })
-            .collect(),
+    // Conflicts are few: keep a slack of them and filter after selection.
+    let slack = k + 8;
+    let columns: Vec<Vec<u32>> = match pb.affinity {
+        AffinityMatrix::Dense(m) => {
+            // Blocks of reviewers, scanned row by row, keep reads contiguous.
+            const BLOCK: usize = 32;
+            (0..nr.div_ceil(BLOCK))
+                .into_par_iter()
+                .flat_map_iter(|b| {
+                    let cols = b * BLOCK..((b + 1) * BLOCK).min(nr);
+                    let mut tops: Vec<TopK> = cols.clone().map(|_| TopK::new(k + slack)).collect();
+                    for p in 0..np {
+                        let row = m.row(p);
+                        for (t, r) in tops.iter_mut().zip(cols.clone()) {
+                            t.push(row[r], p as u32);
+                        }
+                    }
+                    tops.into_iter().map(TopK::finish)
+                })
+                .collect()
+        }
         AffinityMatrix::Sparse(s) => {
-            let mut cols = vec![Vec::new(); nr];
+            let mut tops: Vec<TopK> = (0..nr).map(|_| TopK::new(k + slack)).collect();
             for p in 0..np {
                 let (c, v) = s.row(p);
                 for (&r, &w) in c.iter().zip(v) {
-                    cols[r as usize].push((w, p as u32));
+                    tops[r as usize].push(w, p as u32);
                 }
             }
-            cols
+            tops.into_par_iter().map(TopK::finish).collect()
         }
     };
     columns
         .into_par_iter()
         .enumerate()
-        .flat_map_iter(|(r, mut v)| {
-            v.retain(|&(_, p)| !pb.conflicts.contains(p as usize, r));
-            v.sort_unstable_by_key(|&(w, p)| (std::cmp::Reverse(w), p));
-            v.truncate(k);
-            v.into_iter().map(move |(_, p)| (p, r as u32))
+        .flat_map_iter(|(r, v)| {
+            v.into_iter()
+                .filter(move |&p| !pb.conflicts.contains(p as usize, r))
+                .take(k)
+                .map(move |p| (p, r as u32))
         })
         .collect()
 }

@@ -228,6 +228,14 @@ pub struct SolveStats {
     pub priced_in: usize,
     /// Wall time of the solve, in seconds.
     pub seconds: f64,
+    /// Seconds choosing candidates.
+    pub candidates_seconds: f64,
+    /// Seconds in feasibility checks and min-cost flow.
+    pub flow_seconds: f64,
+    /// Seconds pricing pruned pairs.
+    pub pricing_seconds: f64,
+    /// Seconds checking constraints and the certificate after solving.
+    pub check_seconds: f64,
 }
 
 /// An optimal assignment with its proof.
@@ -281,6 +289,7 @@ pub fn solve(problem: &Problem<'_>, opts: &SolveOptions) -> Result<Solution> {
         SolverKind::Lp => LpSolver.solve(problem)?,
     };
     solution.stats.seconds = start.elapsed().as_secs_f64();
+    let check_start = Instant::now();
     let violations = verify::check_constraints(problem, &solution.assignment);
     if !violations.is_empty() {
         return Err(Error::Verification(format!(
@@ -299,5 +308,6 @@ pub fn solve(problem: &Problem<'_>, opts: &SolveOptions) -> Result<Solution> {
     }
     verify::check_certificate(problem, &solution.assignment, &solution.certificate)
         .map_err(Error::Verification)?;
+    solution.stats.check_seconds = check_start.elapsed().as_secs_f64();
     Ok(solution)
 }

@@ -115,8 +115,8 @@ impl Graph {
             if level[t] == u32::MAX {
                 return total;
             }
-            for u in 0..n {
-                it[u] = self.first[u] as usize;
+            for (x, &f) in it.iter_mut().zip(&self.first) {
+                *x = f as usize;
             }
             loop {
                 let f = self.augment(s, t, &level, &mut it);
@@ -189,7 +189,16 @@ impl Graph {
     /// Costs are multiplied by `n + 1` inside, so that the final `1`-optimal flow is exactly
     /// optimal; `price` returns the scaled potentials. The instance must be feasible (checked by
     /// the caller with [`Graph::max_flow`]); a runaway price is reported as an error, not a hang.
-    pub fn min_cost_flow(&mut self, excess: &mut [i64], price: &mut [i64]) -> Result<()> {
+    ///
+    /// A warm start passes the prices of an earlier solve (already scaled by `n + 1`) and
+    /// `start_eps`, the largest amount by which they violate optimality in unscaled units; the
+    /// scaling then begins there instead of at the largest cost.
+    pub fn min_cost_flow(
+        &mut self,
+        excess: &mut [i64],
+        price: &mut [i64],
+        start_eps: Option<i64>,
+    ) -> Result<()> {
         let n = self.n();
         let k = n as i64 + 1;
         let max_cost = self.cost.iter().map(|c| c.abs()).max().unwrap_or(0);
@@ -205,7 +214,8 @@ impl Graph {
         for c in &mut self.cost {
             *c *= k;
         }
-        let result = self.scale(excess, price, max_cost * k);
+        let first = start_eps.map_or(max_cost, |e| e.clamp(1, max_cost.max(1)));
+        let result = self.scale(excess, price, first * k);
         for c in &mut self.cost {
             *c /= k;
         }
@@ -399,7 +409,7 @@ mod tests {
         let mut g = Graph::build(4, &arcs);
         let mut excess = vec![1, 1, -1, -1];
         let mut price = vec![0; 4];
-        g.min_cost_flow(&mut excess, &mut price).unwrap();
+        g.min_cost_flow(&mut excess, &mut price, None).unwrap();
         assert_eq!(excess, vec![0, 0, 0, 0]);
         let flows: Vec<i32> = g.forward.iter().map(|&a| g.flow(a as usize)).collect();
         assert_eq!(flows, vec![0, 1, 1, 0]);
