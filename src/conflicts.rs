@@ -123,8 +123,7 @@ impl Conflicts {
         c.reviewers.reserve(pairs.len());
         let mut counts = vec![0usize; n_papers];
         for (p, r, why) in pairs {
-            if counts[p as usize] > 0 && c.reviewers.last() == Some(&r)
-            {
+            if counts[p as usize] > 0 && c.reviewers.last() == Some(&r) {
                 let last = c.reasons.last_mut().unwrap();
                 *last = *last | why;
                 continue;
@@ -367,7 +366,10 @@ mod tests {
         let v = venue();
         let c = find_conflicts(&v, &ConflictOptions::default());
         let d = |p: u32, r: u32| c.describe(&v, PaperIdx(p), ReviewerIdx(r));
-        assert_eq!(d(0, 0), "author; same institution (MIT); same e-mail domain (mit.edu)");
+        assert_eq!(
+            d(0, 0),
+            "author; same institution (MIT); same e-mail domain (mit.edu)"
+        );
         assert_eq!(d(0, 1), "same e-mail domain (mit.edu)");
         assert_eq!(d(1, 2), "author; same institution (ETH  Zürich)");
         assert_eq!(d(1, 3), "same institution (eth zürich)");

@@ -20,7 +20,7 @@ pub enum Error {
     #[error("{0}")]
     Input(#[from] Box<InputError>),
     /// A file could not be read or written.
-    #[error("{action} {path}: {source}")]
+    #[error("{action} {path}")]
     Io {
         /// What was being done ("cannot read", "cannot write", ...).
         action: &'static str,

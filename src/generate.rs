@@ -9,7 +9,8 @@
 //! - **`keywords` layout**: `papers.csv` (3–6 keywords of the primary topic, usually one of the
 //!   secondary, sometimes a random one; 2–4 authors, some of them reviewers; a `demand` column)
 //!   and `reviewers.csv` (keywords of both topics, an e-mail at one of `R/50` institutions or at
-//!   a webmail domain, a `max_load` column), plus a few declared conflicts. Authorship, institution
+//!   a webmail domain, a `max_load` column), plus a few declared conflicts. Authors come from
+//!   twice as many institutions as reviewers, half of them without reviewers. Authorship, institution
 //!   and domain rules then give about 1 % conflicts.
 //!
 //! Every paper and reviewer draws from its own ChaCha8 stream seeded by `(seed, index)`, so the
@@ -252,7 +253,7 @@ pub fn write_venue(spec: &GenerateSpec, dir: &Path) -> Result<Vec<String>> {
             Ok(vec!["scores.csv".into(), "conflicts.csv".into()])
         }
         Layout::Keywords => {
-            let institutions = (spec.reviewers / 50).max(3);
+            let institutions = (spec.reviewers / 50).max(10);
             let keyword = |t: usize, k: usize| format!("topic {t:03} method {k:02}");
             const PER_TOPIC: usize = 12;
             let pick_keywords =
@@ -321,7 +322,11 @@ pub fn write_venue(spec: &GenerateSpec, dir: &Path) -> Result<Vec<String>> {
                             if rng.random::<f64>() < 0.3 {
                                 format!("r{}", rng.random_range(0..spec.reviewers))
                             } else {
-                                format!("a{p}.{j}@inst{}.edu", rng.random_range(0..institutions))
+                                // Half of the authors' institutions have no reviewers.
+                                format!(
+                                    "a{p}.{j}@inst{}.edu",
+                                    rng.random_range(0..2 * institutions)
+                                )
                             }
                         })
                         .collect();

@@ -112,3 +112,8 @@ impl Instance {
         solve::solve(&self.problem(), opts)
     }
 }
+
+/// The README's code blocks, compiled and run as doctests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -27,6 +27,14 @@ pub fn main() -> ExitCode {
     match run(&cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
+            // A closed pipe (`papermatch ... | head`) is not a failure.
+            let broken_pipe = err.chain().any(|e| {
+                e.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            });
+            if broken_pipe {
+                return ExitCode::SUCCESS;
+            }
             let code = match err.downcast_ref::<Error>() {
                 Some(Error::Infeasible(d)) => {
                     eprint!("{d}");

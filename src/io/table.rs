@@ -200,7 +200,9 @@ impl Table {
         loop {
             match reader.read_byte_record(&mut record) {
                 Ok(true) => {
-                    let line = record.position().map_or(0, |p| lines.line_at(bytes, p.byte()));
+                    let line = record
+                        .position()
+                        .map_or(0, |p| lines.line_at(bytes, p.byte()));
                     if record.iter().all(|f| f.iter().all(u8::is_ascii_whitespace)) {
                         continue;
                     }

@@ -27,8 +27,10 @@ pub struct Diagnosis {
     pub short_reviewers: Vec<(String, u64, u32)>,
     /// Papers that cannot all be served together, with the reviewers they can use.
     pub blocked_papers: Vec<String>,
-    /// The reviewers those papers can use (all full in any maximum assignment).
+    /// The reviewers those papers can use (all fully used in any maximum assignment).
     pub blocking_reviewers: Vec<String>,
+    /// Assignments the blocked papers need together.
+    pub blocked_need: u64,
     /// Reviewers whose minimum load cannot be met alongside everything else.
     pub unmet_min_loads: Vec<String>,
     /// Assignments missing in the best attempt: demand plus minimum loads not covered.
@@ -87,15 +89,20 @@ impl fmt::Display for Diagnosis {
         if !self.blocked_papers.is_empty() {
             writeln!(
                 f,
-                "- these {} papers cannot all get their reviewers: {}",
+                "- these {} papers cannot all get their reviewers: {} (they need {} assignments)",
                 self.blocked_papers.len(),
-                list(&self.blocked_papers)
+                list(&self.blocked_papers),
+                self.blocked_need
             )?;
             writeln!(
                 f,
-                "  their eligible reviewers ({}) are all at max load: {}",
+                "  the only reviewers free of conflicts with them ({}) cannot take that many: {}",
                 self.blocking_reviewers.len(),
                 list(&self.blocking_reviewers)
+            )?;
+            writeln!(
+                f,
+                "  fix: raise those reviewers' max loads, add reviewers, or lower these papers' demand"
             )?;
         }
         if !self.unmet_min_loads.is_empty() {
@@ -203,7 +210,13 @@ pub(crate) fn feasibility_network(pb: &Problem<'_>, pairs: &[Vec<u32>]) -> (Grap
 }
 
 /// Reads the diagnosis off a maximum flow in the feasibility network that fell short.
-pub(crate) fn from_flow(pb: &Problem<'_>, g: &Graph, nodes: &FeasNodes, flow: i64) -> Diagnosis {
+pub(crate) fn from_flow(
+    pb: &Problem<'_>,
+    pairs: &[Vec<u32>],
+    g: &Graph,
+    nodes: &FeasNodes,
+    flow: i64,
+) -> Diagnosis {
     let (np, nr) = (pb.n_papers(), pb.n_reviewers());
     let mut d = Diagnosis::totals(pb);
     d.missing = (nodes.required - flow).max(0) as u64;
@@ -211,12 +224,17 @@ pub(crate) fn from_flow(pb: &Problem<'_>, g: &Graph, nodes: &FeasNodes, flow: i6
     let demand_short = (0..np).any(|p| g.cap[g.forward[p] as usize] > 0);
     if demand_short {
         let reach = g.reachable(nodes.source);
-        d.blocked_papers = (0..np)
-            .filter(|&p| reach[p])
-            .map(|p| pb.paper_ids[p].clone())
-            .collect();
+        let blocked: Vec<usize> = (0..np).filter(|&p| reach[p]).collect();
+        let mut near = vec![false; nr];
+        for &p in &blocked {
+            for &r in &pairs[p] {
+                near[r as usize] = true;
+            }
+        }
+        d.blocked_need = blocked.iter().map(|&p| pb.demand[p] as u64).sum();
+        d.blocked_papers = blocked.iter().map(|&p| pb.paper_ids[p].clone()).collect();
         d.blocking_reviewers = (0..nr)
-            .filter(|&r| reach[np + r])
+            .filter(|&r| near[r])
             .map(|r| pb.reviewer_ids[r].clone())
             .collect();
     }
@@ -244,6 +262,6 @@ pub(crate) fn check(pb: &Problem<'_>, pairs: &[Vec<u32>]) -> Result<(), Box<Diag
     if flow == nodes.required {
         Ok(())
     } else {
-        Err(Box::new(from_flow(pb, &g, &nodes, flow)))
+        Err(Box::new(from_flow(pb, pairs, &g, &nodes, flow)))
     }
 }
