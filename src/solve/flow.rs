@@ -322,6 +322,21 @@ impl TopK {
 /// of each reviewer (ties to the lower index), merged by paper.
 fn candidates(pb: &Problem<'_>, per_paper: usize, per_reviewer: usize) -> Vec<Vec<u32>> {
     let (np, nr) = (pb.n_papers(), pb.n_reviewers());
+    // Reviewers by how much affinity they have in all (least first), for padding sparse rows;
+    // `spares` are those with less than the median.
+    let idle: Vec<u32> = match pb.affinity {
+        AffinityMatrix::Sparse(s) => {
+            let mut mass = vec![0i64; nr];
+            for (&r, &w) in s.cols.iter().zip(&s.vals) {
+                mass[r as usize] += w as i64;
+            }
+            let mut order: Vec<u32> = (0..nr as u32).collect();
+            order.sort_unstable_by_key(|&r| (mass[r as usize], r));
+            order
+        }
+        AffinityMatrix::Dense(_) => Vec::new(),
+    };
+    let spares = &idle[..idle.len() / 2];
     let mut rows: Vec<Vec<u32>> = (0..np)
         .into_par_iter()
         .map(|p| {
@@ -337,15 +352,17 @@ fn candidates(pb: &Problem<'_>, per_paper: usize, per_reviewer: usize) -> Vec<Ve
             let mut row = top.finish();
             row.sort_unstable();
             if row.len() < per_paper && pb.affinity.is_sparse() {
-                // Pad with zero-score reviewers, spread over the venue so that papers without
-                // any keyword match do not all pile onto the same few reviewers.
-                let start = (p as u64 * 2_654_435_761 % nr.max(1) as u64) as usize;
+                // Pad with zero-score reviewers. The least sought-after ones are the likeliest
+                // to have spare capacity at the optimum (which pricing would add anyway); each
+                // paper starts at its own place in that list so that they spread.
+                let spares = spares.len().max(1);
+                let start = (p as u64 * 2_654_435_761 % spares as u64) as usize;
                 let mut extra = Vec::new();
                 for k in 0..nr {
                     if row.len() + extra.len() >= per_paper {
                         break;
                     }
-                    let r = ((start + k) % nr) as u32;
+                    let r = idle[(start + k) % nr];
                     if conflicts.binary_search(&r).is_err() && row.binary_search(&r).is_err() {
                         extra.push(r);
                     }

@@ -245,6 +245,8 @@ impl Graph {
                     }
                 }
             }
+            let floor = price.iter().copied().min().unwrap_or(0) - 3 * (n as i64 + 1) * eps;
+            self.global_update(eps, excess, price);
             for u in 0..n {
                 current[u] = self.first[u] as usize;
                 active[u] = excess[u] > 0;
@@ -252,15 +254,30 @@ impl Graph {
                     queue.push_back(u);
                 }
             }
-            let floor = price.iter().copied().min().unwrap_or(0) - 3 * (n as i64 + 1) * eps;
+            let mut relabels = 0usize;
             while let Some(u) = queue.pop_front() {
                 active[u] = false;
-                let stuck =
-                    !self.discharge(u, eps, excess, price, &mut current, &mut queue, &mut active);
+                let stuck = !self.discharge(
+                    u,
+                    eps,
+                    excess,
+                    price,
+                    &mut current,
+                    &mut queue,
+                    &mut active,
+                    &mut relabels,
+                );
                 if stuck || price[u] < floor {
                     return Err(Error::Solver(
                         "cost scaling did not converge: the network has no feasible flow".into(),
                     ));
+                }
+                if relabels >= n {
+                    relabels = 0;
+                    self.global_update(eps, excess, price);
+                    for (c, &f) in current.iter_mut().zip(&self.first) {
+                        *c = f as usize;
+                    }
                 }
             }
             if eps == 1 {
@@ -269,6 +286,66 @@ impl Graph {
                 } else {
                     Err(Error::Solver("cost scaling left unbalanced nodes".into()))
                 };
+            }
+        }
+    }
+
+    /// Global price update (Goldberg's heuristic, as in LEMON's `CostScaling`): Dial's buckets
+    /// give every node its distance, in units of `eps`, to a node with a deficit through the
+    /// residual graph; lowering each price by `eps` times that distance keeps the flow
+    /// `eps`-optimal and opens admissible paths from every excess to a deficit, which saves
+    /// long sequences of small relabels.
+    fn global_update(&self, eps: i64, excess: &[i64], price: &mut [i64]) {
+        let n = self.n();
+        let max_rank = 8 * n;
+        let unreached = max_rank + 1;
+        let mut rank = vec![unreached; n];
+        let mut done = vec![false; n];
+        let mut buckets: Vec<Vec<u32>> = vec![Vec::new()];
+        let mut left: i64 = excess.iter().filter(|&&e| e > 0).sum();
+        for u in 0..n {
+            if excess[u] < 0 {
+                rank[u] = 0;
+                buckets[0].push(u as u32);
+            }
+        }
+        let mut r = 0;
+        'scan: while r <= max_rank && left > 0 {
+            while let Some(u) = buckets.get_mut(r).and_then(Vec::pop) {
+                let u = u as usize;
+                if done[u] || rank[u] != r {
+                    continue;
+                }
+                done[u] = true;
+                for a in self.arcs(u) {
+                    let back = self.rev[a] as usize;
+                    let v = self.head[a] as usize;
+                    if self.cap[back] > 0 && !done[v] {
+                        let reduced = self.cost[back] + price[v] - price[u];
+                        let k = r as i64 + 1 + reduced.div_euclid(eps);
+                        if k >= 0 && (k as usize) < rank[v] && (k as usize) <= max_rank {
+                            let k = k as usize;
+                            rank[v] = k;
+                            if buckets.len() <= k {
+                                buckets.resize_with(k + 1, Vec::new);
+                            }
+                            buckets[k].push(v as u32);
+                        }
+                    }
+                }
+                if excess[u] > 0 {
+                    left -= excess[u];
+                    if left <= 0 {
+                        break 'scan;
+                    }
+                }
+            }
+            r += 1;
+        }
+        for u in 0..n {
+            let k = rank[u].min(r);
+            if k > 0 {
+                price[u] -= eps * k as i64;
             }
         }
     }
@@ -283,6 +360,7 @@ impl Graph {
         current: &mut [usize],
         queue: &mut VecDeque<usize>,
         active: &mut [bool],
+        relabels: &mut usize,
     ) -> bool {
         let end = self.first[u + 1] as usize;
         while excess[u] > 0 {
@@ -321,6 +399,7 @@ impl Graph {
                 }
                 price[u] = best - eps;
                 current[u] = self.first[u] as usize;
+                *relabels += 1;
             }
         }
         true
