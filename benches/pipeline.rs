@@ -1,1 +1,76 @@
-fn main() {}
+//! Criterion benches of each stage: parsing scores, keyword affinity, and both solvers.
+
+use criterion::{Criterion, criterion_group, criterion_main};
+
+use papermatch::generate::{GenerateSpec, Layout, write_venue};
+use papermatch::io::{ReadOptions, Source, read_venue_dir, read_venue_sources};
+use papermatch::solve::{SolveOptions, SolverKind};
+use papermatch::{AssignOptions, Instance};
+
+fn venue(papers: usize, reviewers: usize, layout: Layout) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let spec = GenerateSpec {
+        papers,
+        reviewers,
+        layout,
+        ..GenerateSpec::default()
+    };
+    write_venue(&spec, dir.path()).expect("generated venue");
+    dir
+}
+
+fn parse(c: &mut Criterion) {
+    let dir = venue(1000, 1500, Layout::Scores);
+    let bytes = std::fs::read(dir.path().join("scores.csv")).expect("scores.csv");
+    let mut g = c.benchmark_group("parse");
+    g.sample_size(10);
+    g.throughput(criterion::Throughput::Bytes(bytes.len() as u64));
+    g.bench_function("scores 1000x1500", |b| {
+        b.iter(|| {
+            let src = Source::from_bytes("scores.csv", bytes.clone());
+            read_venue_sources(None, None, None, Some(&src), &ReadOptions::default())
+                .expect("parses")
+        })
+    });
+    g.finish();
+}
+
+fn affinity(c: &mut Criterion) {
+    let dir = venue(4000, 5000, Layout::Keywords);
+    let v = read_venue_dir(dir.path(), &ReadOptions::default()).expect("venue");
+    let mut g = c.benchmark_group("affinity");
+    g.sample_size(10);
+    g.bench_function("tfidf 4000x5000", |b| {
+        b.iter(|| {
+            papermatch::affinity::keyword_affinity(&v, papermatch::affinity::KeywordMeasure::TfIdf)
+        })
+    });
+    g.finish();
+}
+
+fn solve(c: &mut Criterion) {
+    let opts = AssignOptions::default();
+    let big = venue(1000, 1500, Layout::Scores);
+    let big = Instance::from_dir(big.path(), &opts).expect("instance");
+    let small = venue(60, 90, Layout::Scores);
+    let small = Instance::from_dir(small.path(), &opts).expect("instance");
+    let mut g = c.benchmark_group("solve");
+    g.sample_size(10);
+    g.bench_function("flow dense 1000x1500", |b| {
+        b.iter(|| big.assign_with(&SolveOptions::default()).expect("solves"))
+    });
+    g.bench_function("flow dense 60x90", |b| {
+        b.iter(|| small.assign_with(&SolveOptions::default()).expect("solves"))
+    });
+    g.bench_function("lp dense 60x90", |b| {
+        let lp = SolveOptions {
+            solver: SolverKind::Lp,
+            ..SolveOptions::default()
+        };
+        b.iter(|| small.assign_with(&lp).expect("solves"))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, parse, affinity, solve);
+criterion_main!(benches);

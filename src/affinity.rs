@@ -100,11 +100,21 @@ pub fn split_list(s: &str) -> impl Iterator<Item = &str> {
 
 /// Builds the affinity matrix of a venue: keywords, external scores, or their weighted mean.
 pub fn build(venue: &Venue, opts: &AffinityOptions) -> Result<AffinityMatrix> {
+    combine(venue, venue.scores.clone(), opts)
+}
+
+/// Like [`build`], with the external scores passed by value (and not copied when they are the
+/// whole answer); `venue.scores` is ignored.
+pub fn combine(
+    venue: &Venue,
+    scores: Option<AffinityMatrix>,
+    opts: &AffinityOptions,
+) -> Result<AffinityMatrix> {
     let has_keywords = venue.has_profiles
         && (venue.papers.iter().any(|p| !p.keywords.is_empty())
             || venue.reviewers.iter().any(|r| !r.keywords.is_empty()));
-    match (&venue.scores, has_keywords) {
-        (Some(s), false) => Ok(s.clone()),
+    match (scores, has_keywords) {
+        (Some(s), false) => Ok(s),
         (None, _) => Ok(AffinityMatrix::Sparse(keyword_affinity(
             venue,
             opts.measure,
@@ -117,13 +127,13 @@ pub fn build(venue: &Venue, opts: &AffinityOptions) -> Result<AffinityMatrix> {
                 )));
             }
             if wk == 0.0 {
-                return Ok(s.clone());
+                return Ok(s);
             }
             let k = keyword_affinity(venue, opts.measure);
             if ws == 0.0 {
                 return Ok(AffinityMatrix::Sparse(k));
             }
-            Ok(blend(s, &k, ws / (ws + wk)))
+            Ok(blend(&s, &k, ws / (ws + wk)))
         }
     }
 }

@@ -67,7 +67,7 @@ pub struct AssignOptions {
 /// A venue with its affinity matrix and conflicts: everything a solver needs.
 #[derive(Debug, Clone)]
 pub struct Instance {
-    /// The venue as read.
+    /// The venue as read (its scores moved into `affinity`).
     pub venue: Venue,
     /// Its affinity matrix.
     pub affinity: AffinityMatrix,
@@ -77,9 +77,13 @@ pub struct Instance {
 
 impl Instance {
     /// Builds the affinity matrix and conflicts of a venue.
-    pub fn new(venue: Venue, opts: &AssignOptions) -> Result<Instance> {
-        let affinity = affinity::build(&venue, &opts.affinity)?;
+    /// The venue's external scores move into the affinity matrix (`venue.scores` is then `None`).
+    pub fn new(mut venue: Venue, opts: &AssignOptions) -> Result<Instance> {
+        let spinner = progress::spinner(opts.read.progress, "affinity and conflicts");
+        let scores = venue.scores.take();
+        let affinity = affinity::combine(&venue, scores, &opts.affinity)?;
         let conflicts = conflicts::find_conflicts(&venue, &opts.conflicts);
+        spinner.finish_and_clear();
         Ok(Instance {
             venue,
             affinity,

@@ -228,6 +228,19 @@ fn infeasible_venue_is_diagnosed_with_exit_3() {
     assert!(err.contains("r1, r2"), "{err}");
     assert!(err.contains("capacity missing: 1"), "{err}");
     assert!(!out.exists());
+    let o = run(&[
+        "assign",
+        dir.path().to_str().unwrap(),
+        "--solver",
+        "lp",
+        "-q",
+    ]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("cannot all get their reviewers: p1, p2"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]

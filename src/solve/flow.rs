@@ -258,7 +258,7 @@ pub(crate) fn certify(pb: &Problem<'_>, assignment: &Assignment) -> Result<Vec<i
 }
 
 /// Every eligible pair.
-fn all_eligible(pb: &Problem<'_>) -> Vec<Vec<u32>> {
+pub(crate) fn all_eligible(pb: &Problem<'_>) -> Vec<Vec<u32>> {
     let nr = pb.n_reviewers() as u32;
     (0..pb.n_papers())
         .into_par_iter()

@@ -12,7 +12,7 @@
 
 use good_lp::{Expression, ProblemVariables, Solution as _, SolverModel, Variable, variable};
 
-use super::{Assignment, Certificate, Problem, Solution, SolveStats, Solver, flow};
+use super::{Assignment, Certificate, Problem, Solution, SolveStats, Solver, diagnose, flow};
 use crate::error::{Error, Result};
 use crate::model::{ReviewerIdx, SCORE_SCALE};
 
@@ -62,9 +62,16 @@ impl Solver for LpSolver {
             }
         }
         let solved = model.solve().map_err(|e| match e {
-            good_lp::ResolutionError::Infeasible => Error::Solver(
-                "the LP is infeasible, but the counting checks passed; run with --solver flow for a diagnosis".into(),
-            ),
+            good_lp::ResolutionError::Infeasible => {
+                match diagnose::check(pb, &flow::all_eligible(pb)) {
+                    Err(d) => Error::Infeasible(d),
+                    Ok(()) => Error::Solver(
+                        "the LP backend reports infeasible, but a maximum flow finds a feasible \
+                         assignment; try --solver flow"
+                            .into(),
+                    ),
+                }
+            }
             other => Error::Solver(other.to_string()),
         })?;
         let mut reviewers = vec![Vec::new(); np];

@@ -280,6 +280,7 @@ pub fn solve(problem: &Problem<'_>, opts: &SolveOptions) -> Result<Solution> {
         return Err(Error::Infeasible(Box::new(d)));
     }
     let start = Instant::now();
+    let spinner = crate::progress::spinner(opts.progress, "solving");
     let mut solution = match opts.solver {
         SolverKind::Flow => FlowSolver {
             candidates: opts.candidates,
@@ -289,6 +290,7 @@ pub fn solve(problem: &Problem<'_>, opts: &SolveOptions) -> Result<Solution> {
         SolverKind::Lp => LpSolver.solve(problem)?,
     };
     solution.stats.seconds = start.elapsed().as_secs_f64();
+    spinner.set_message("checking the certificate");
     let check_start = Instant::now();
     let violations = verify::check_constraints(problem, &solution.assignment);
     if !violations.is_empty() {
@@ -309,5 +311,6 @@ pub fn solve(problem: &Problem<'_>, opts: &SolveOptions) -> Result<Solution> {
     verify::check_certificate(problem, &solution.assignment, &solution.certificate)
         .map_err(Error::Verification)?;
     solution.stats.check_seconds = check_start.elapsed().as_secs_f64();
+    spinner.finish_and_clear();
     Ok(solution)
 }
