@@ -37,6 +37,9 @@ use crate::model::{AffinityMatrix, ReviewerIdx};
 /// Below this many pairs the solver uses the full graph and skips pruning.
 const FULL_GRAPH_PAIRS: usize = 200_000;
 
+/// Above this many pairs the full graph is never built (it would take gigabytes).
+const MAX_FULL_GRAPH_PAIRS: usize = 60_000_000;
+
 /// The exact min-cost-flow solver with candidate pruning and pricing.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FlowSolver {
@@ -60,7 +63,8 @@ impl Solver for FlowSolver {
         } else {
             (3 * max_demand + 6).max(12)
         };
-        let per_reviewer = (2 * max_load).max(per_paper / 2).max(6);
+        let mut per_reviewer = (2 * max_load).max(per_paper / 2).max(6);
+        let mut per_paper = per_paper;
         let eligible_pairs = (np * nr - pb.conflicts.len()) as u64;
         let clock = std::time::Instant::now();
         // An explicit candidate count always prunes (tests use it on small instances).
@@ -85,11 +89,32 @@ impl Solver for FlowSolver {
                 if full {
                     return Err(Error::Infeasible(diagnosis));
                 }
-                // Widen around the cut; if that adds nothing, fall back to the full graph.
-                let added = widen(pb, &mut pairs, &diagnosis);
-                if added == 0 {
+                // Too few candidates for a feasible assignment (typically tight minimum loads):
+                // double them, and take the full graph once that is no larger.
+                per_paper *= 2;
+                per_reviewer *= 2;
+                let widened = per_paper.saturating_mul(np) + per_reviewer.saturating_mul(nr);
+                if widened >= np * nr / 2 || per_paper >= nr {
+                    if np * nr > MAX_FULL_GRAPH_PAIRS {
+                        return Err(Error::Solver(format!(
+                            "no feasible assignment among the {} best reviewers of each paper and \
+                             the {} best papers of each reviewer, and the full graph of {} pairs \
+                             is too large to prove infeasibility; the instance is most likely \
+                             infeasible:\n{diagnosis}",
+                            per_paper / 2,
+                            per_reviewer / 2,
+                            np * nr
+                        )));
+                    }
                     pairs = all_eligible(pb);
                     full = true;
+                } else {
+                    let more = candidates(pb, per_paper, per_reviewer);
+                    for (row, add) in pairs.iter_mut().zip(more) {
+                        row.extend(add);
+                        row.sort_unstable();
+                        row.dedup();
+                    }
                 }
                 continue;
             }
@@ -102,7 +127,7 @@ impl Solver for FlowSolver {
             let (assignment, potentials) = min_cost(pb, &pairs, warm)?;
             stats.flow_seconds += clock.elapsed().as_secs_f64();
             let clock = std::time::Instant::now();
-            let found = verify::price(pb, &assignment, &potentials, max_demand.max(4))
+            let found = verify::price(pb, &assignment, &potentials, 10 * max_demand.max(4))
                 .map_err(Error::Verification)?;
             let count: usize = found.iter().map(Vec::len).sum();
             stats.pricing_seconds += clock.elapsed().as_secs_f64();
@@ -416,7 +441,28 @@ fn top_papers_per_reviewer(pb: &Problem<'_>, k: usize) -> Vec<(u32, u32)> {
                     tops[r as usize].push(w, p as u32);
                 }
             }
-            tops.into_par_iter().map(TopK::finish).collect()
+            tops.into_par_iter()
+                .enumerate()
+                .map(|(r, top)| {
+                    let mut list = top.finish();
+                    // A reviewer who must get papers may need zero-score ones: pad, spread.
+                    if pb.min_load[r] > 0 && list.len() < k + slack {
+                        let start = (r as u64 * 2_654_435_761 % np.max(1) as u64) as usize;
+                        let mut have: Vec<u32> = list.clone();
+                        have.sort_unstable();
+                        for j in 0..np {
+                            if list.len() >= k + slack {
+                                break;
+                            }
+                            let p = ((start + j) % np) as u32;
+                            if have.binary_search(&p).is_err() && s.get(p as usize, r) == 0 {
+                                list.push(p);
+                            }
+                        }
+                    }
+                    list
+                })
+                .collect()
         }
     };
     columns
@@ -429,36 +475,4 @@ fn top_papers_per_reviewer(pb: &Problem<'_>, k: usize) -> Vec<(u32, u32)> {
                 .map(move |p| (p, r as u32))
         })
         .collect()
-}
-
-/// Adds every eligible pair of the papers and reviewers named by a diagnosis; returns how many.
-fn widen(pb: &Problem<'_>, pairs: &mut [Vec<u32>], d: &diagnose::Diagnosis) -> usize {
-    let index = |ids: &[String], names: &[String]| -> Vec<usize> {
-        let set: std::collections::HashSet<&str> = names.iter().map(String::as_str).collect();
-        ids.iter()
-            .enumerate()
-            .filter(|(_, id)| set.contains(id.as_str()))
-            .map(|(i, _)| i)
-            .collect()
-    };
-    let papers = index(&pb.paper_ids, &d.blocked_papers);
-    let mut reviewers = index(&pb.reviewer_ids, &d.blocking_reviewers);
-    reviewers.extend(index(&pb.reviewer_ids, &d.unmet_min_loads));
-    let before: usize = pairs.iter().map(Vec::len).sum();
-    let nr = pb.n_reviewers() as u32;
-    for &p in &papers {
-        pairs[p].extend((0..nr).filter(|&r| !pb.conflicts.contains(p, r as usize)));
-    }
-    for &r in &reviewers {
-        for (p, row) in pairs.iter_mut().enumerate() {
-            if !pb.conflicts.contains(p, r) {
-                row.push(r as u32);
-            }
-        }
-    }
-    for row in pairs.iter_mut() {
-        row.sort_unstable();
-        row.dedup();
-    }
-    pairs.iter().map(Vec::len).sum::<usize>() - before
 }

@@ -272,7 +272,7 @@ impl Graph {
                         "cost scaling did not converge: the network has no feasible flow".into(),
                     ));
                 }
-                if relabels >= n {
+                if relabels >= 2 * n {
                     relabels = 0;
                     self.global_update(eps, excess, price);
                     for (c, &f) in current.iter_mut().zip(&self.first) {
