@@ -3,7 +3,7 @@
 use criterion::{Criterion, criterion_group, criterion_main};
 
 use papermatch::generate::{GenerateSpec, Layout, write_venue};
-use papermatch::io::{ReadOptions, Source, read_venue_dir, read_venue_sources};
+use papermatch::io::{ReadOptions, Source, VenueSources, read_venue_dir, read_venue_sources};
 use papermatch::solve::{SolveOptions, SolverKind};
 use papermatch::{AssignOptions, Instance};
 
@@ -27,9 +27,11 @@ fn parse(c: &mut Criterion) {
     g.throughput(criterion::Throughput::Bytes(bytes.len() as u64));
     g.bench_function("scores 1000x1500", |b| {
         b.iter(|| {
-            let src = Source::from_bytes("scores.csv", bytes.clone());
-            read_venue_sources(None, None, None, Some(&src), &ReadOptions::default())
-                .expect("parses")
+            let sources = VenueSources {
+                scores: Some(Source::from_bytes("scores.csv", bytes.clone())),
+                ..VenueSources::default()
+            };
+            read_venue_sources(&sources, &ReadOptions::default()).expect("parses")
         })
     });
     g.finish();

@@ -84,10 +84,31 @@ impl Reasons {
     pub const INSTITUTION: Reasons = Reasons(4);
     /// Same e-mail domain as an author.
     pub const DOMAIN: Reasons = Reasons(8);
+    /// A locked pair, fixed before solving (used inside the solver, never reported).
+    pub const LOCKED: Reasons = Reasons(16);
 
     /// Whether all of `other`'s reasons are in `self`.
     pub fn contains(self, other: Reasons) -> bool {
         self.0 & other.0 == other.0
+    }
+}
+
+impl std::fmt::Display for Reasons {
+    /// The reasons in words, e.g. `author, same institution`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names = [
+            (Reasons::DECLARED, "declared"),
+            (Reasons::AUTHOR, "author"),
+            (Reasons::INSTITUTION, "same institution"),
+            (Reasons::DOMAIN, "same e-mail domain"),
+            (Reasons::LOCKED, "locked"),
+        ];
+        let words: Vec<&str> = names
+            .iter()
+            .filter(|(r, _)| self.contains(*r))
+            .map(|&(_, n)| n)
+            .collect();
+        f.write_str(&words.join(", "))
     }
 }
 

@@ -141,15 +141,6 @@ fn push_units(buf: &mut Vec<u8>, u: u32) {
     buf.extend_from_slice(&digits);
 }
 
-fn create(dir: &Path, name: &str) -> Result<(std::path::PathBuf, tempfile::NamedTempFile)> {
-    let path = dir.join(name);
-    let tmp = tempfile::Builder::new()
-        .prefix(".papermatch-")
-        .tempfile_in(dir)
-        .map_err(|e| Error::io("cannot create a file in", dir, e))?;
-    Ok((path, tmp))
-}
-
 /// Writes a file of `n_items` items in order, produced in parallel blocks by `item`.
 fn write_blocks(
     dir: &Path,
@@ -158,28 +149,25 @@ fn write_blocks(
     n_items: usize,
     item: impl Fn(usize, &mut Vec<u8>) + Sync,
 ) -> Result<()> {
-    let (path, tmp) = create(dir, name)?;
-    let mut w = std::io::BufWriter::with_capacity(1 << 20, tmp);
-    let io_err = |e| Error::io("cannot write", &path, e);
-    w.write_all(header.as_bytes()).map_err(io_err)?;
     const BLOCK: usize = 256;
-    for start in (0..n_items).step_by(BLOCK) {
-        let end = (start + BLOCK).min(n_items);
-        let bufs: Vec<Vec<u8>> = (start..end)
-            .into_par_iter()
-            .map(|i| {
-                let mut b = Vec::new();
-                item(i, &mut b);
-                b
-            })
-            .collect();
-        for b in bufs {
-            w.write_all(&b).map_err(io_err)?;
+    crate::io::write_atomic(&dir.join(name), |w| {
+        w.write_all(header.as_bytes())?;
+        for start in (0..n_items).step_by(BLOCK) {
+            let end = (start + BLOCK).min(n_items);
+            let bufs: Vec<Vec<u8>> = (start..end)
+                .into_par_iter()
+                .map(|i| {
+                    let mut b = Vec::new();
+                    item(i, &mut b);
+                    b
+                })
+                .collect();
+            for b in bufs {
+                w.write_all(&b)?;
+            }
         }
-    }
-    let tmp = w.into_inner().map_err(|e| io_err(e.into_error()))?;
-    tmp.persist(&path).map_err(|e| io_err(e.error))?;
-    Ok(())
+        Ok(())
+    })
 }
 
 /// Generates the venue described by `spec` into `dir` (created if needed); returns the file names.

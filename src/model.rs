@@ -84,6 +84,97 @@ pub struct DeclaredConflict {
     pub reason: String,
 }
 
+/// The usual bid levels, from most to least eager.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BidLevel {
+    /// "very high" (or the number 2).
+    VeryHigh,
+    /// "high" (1).
+    High,
+    /// "neutral" (0).
+    Neutral,
+    /// "low" (-1).
+    Low,
+    /// "very low" (-2).
+    VeryLow,
+}
+
+impl BidLevel {
+    /// Every level, most eager first.
+    pub const ALL: [BidLevel; 5] = [
+        BidLevel::VeryHigh,
+        BidLevel::High,
+        BidLevel::Neutral,
+        BidLevel::Low,
+        BidLevel::VeryLow,
+    ];
+
+    /// Parses a label (case-insensitive; `very high`, `very_high`, `Very High`, …) or a number
+    /// from −2 to 2 (rounded; OpenReview's numeric bids).
+    ///
+    /// ```
+    /// use papermatch::model::BidLevel;
+    /// assert_eq!(BidLevel::parse("Very High"), Some(BidLevel::VeryHigh));
+    /// assert_eq!(BidLevel::parse("-1"), Some(BidLevel::Low));
+    /// assert_eq!(BidLevel::parse("maybe"), None);
+    /// ```
+    pub fn parse(s: &str) -> Option<BidLevel> {
+        let norm: String = s
+            .trim()
+            .to_lowercase()
+            .chars()
+            .map(|c| {
+                if c == '_' || c == '-' && !s.trim().starts_with('-') {
+                    ' '
+                } else {
+                    c
+                }
+            })
+            .collect();
+        let norm = norm.split_whitespace().collect::<Vec<_>>().join(" ");
+        match norm.as_str() {
+            "very high" => Some(BidLevel::VeryHigh),
+            "high" => Some(BidLevel::High),
+            "neutral" | "none" | "" => Some(BidLevel::Neutral),
+            "low" => Some(BidLevel::Low),
+            "very low" => Some(BidLevel::VeryLow),
+            _ => {
+                let x: f64 = norm.parse().ok().filter(|x: &f64| x.is_finite())?;
+                Some(match x.round() as i64 {
+                    i64::MIN..=-2 => BidLevel::VeryLow,
+                    -1 => BidLevel::Low,
+                    0 => BidLevel::Neutral,
+                    1 => BidLevel::High,
+                    _ => BidLevel::VeryHigh,
+                })
+            }
+        }
+    }
+
+    /// The label as written in files and reports.
+    pub fn label(self) -> &'static str {
+        match self {
+            BidLevel::VeryHigh => "very high",
+            BidLevel::High => "high",
+            BidLevel::Neutral => "neutral",
+            BidLevel::Low => "low",
+            BidLevel::VeryLow => "very low",
+        }
+    }
+}
+
+/// One reviewer's bid on one paper.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bid {
+    /// The paper.
+    pub paper: PaperIdx,
+    /// The reviewer.
+    pub reviewer: ReviewerIdx,
+    /// The level.
+    pub level: BidLevel,
+}
+
 /// A whole venue as read from its files.
 #[derive(Debug, Clone, Default)]
 pub struct Venue {
@@ -93,6 +184,10 @@ pub struct Venue {
     pub reviewers: Vec<Reviewer>,
     /// Conflicts declared in `conflicts.csv`.
     pub declared_conflicts: Vec<DeclaredConflict>,
+    /// Pairs that must be in the assignment (`locks.csv`, or OpenReview constraint 1).
+    pub locks: Vec<(PaperIdx, ReviewerIdx)>,
+    /// Bids from `bids.csv`.
+    pub bids: Vec<Bid>,
     /// Affinities from `scores.csv`, if the venue has one.
     pub scores: Option<AffinityMatrix>,
     /// Whether papers and reviewers came with keyword files (as opposed to a bare scores file).

@@ -39,6 +39,26 @@ pub enum Command {
     /// List every conflict of interest as paper_id,reviewer_id,reason.
     #[command(after_help = "Example:\n  papermatch conflicts examples/want-workshop")]
     Conflicts(ConflictsArgs),
+    /// Evaluate any assignment (papermatch's, OpenReview's assignments.json, …): constraints, quality, gap to the optimum.
+    #[command(
+        after_help = "Examples:\n  papermatch evaluate examples/want-workshop --assignment assignments.csv\n  papermatch evaluate venue/ --assignment assignments.json --json > evaluation.json"
+    )]
+    Evaluate(EvaluateArgs),
+    /// Compare two assignments of the same venue: figures side by side and the pairs that differ.
+    #[command(
+        after_help = "Example:\n  papermatch compare venue/ openreview/assignments.json assignments.csv"
+    )]
+    Compare(CompareArgs),
+    /// Write a self-contained HTML report (charts and worst-served papers) of an assignment.
+    #[command(
+        after_help = "Example:\n  papermatch report examples/want-workshop --assignment assignments.csv -o report.html"
+    )]
+    Report(ReportArgs),
+    /// Convert an assignment to another format (papermatch CSV, OpenReview JSON, HotCRP CSV).
+    #[command(
+        after_help = "Example:\n  papermatch export examples/want-workshop --assignment assignments.csv --format hotcrp --round R1 -o hotcrp.csv"
+    )]
+    Export(ExportArgs),
     /// Generate a synthetic venue of any size (deterministic by seed).
     #[command(
         after_help = "Examples:\n  papermatch generate --papers 2000 --reviewers 3000 --seed 1 -o /tmp/venue\n  papermatch generate --papers 16000 --reviewers 20000 --layout keywords --demand 4 -o /tmp/big"
@@ -60,6 +80,30 @@ pub enum SolverArg {
     Flow,
     /// The LP through good_lp (small venues; a cross-check).
     Lp,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum FormatArg {
+    /// paper_id,reviewer_id,score (papermatch's CSV).
+    Csv,
+    /// OpenReview matcher's assignments.json.
+    Openreview,
+    /// HotCRP bulk assignment CSV (paper,action,email,reviewtype,round).
+    Hotcrp,
+}
+
+/// How an assignment is written.
+#[derive(Debug, Args)]
+pub struct OutputFormat {
+    /// Output format.
+    #[arg(long, value_enum, default_value = "csv")]
+    pub format: FormatArg,
+    /// HotCRP review type (primary, secondary, optional, pc, meta).
+    #[arg(long, default_value = "primary", value_name = "TYPE")]
+    pub review_type: String,
+    /// HotCRP review round (empty for the default round).
+    #[arg(long, default_value = "", value_name = "NAME")]
+    pub round: String,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -87,6 +131,21 @@ pub struct VenueArgs {
     /// scores.csv to use instead of the venue's (`-` for stdin).
     #[arg(long, value_name = "FILE")]
     pub scores: Option<PathBuf>,
+    /// locks.csv (paper_id,reviewer_id pairs that must be assigned) instead of the venue's.
+    #[arg(long, value_name = "FILE")]
+    pub locks: Option<PathBuf>,
+    /// bids.csv (paper_id,reviewer_id,bid) instead of the venue's.
+    #[arg(long, value_name = "FILE")]
+    pub bids: Option<PathBuf>,
+    /// An OpenReview matcher score file (headerless paper,reviewer,score); repeat for several.
+    #[arg(long, value_name = "FILE")]
+    pub openreview_scores: Vec<PathBuf>,
+    /// Weights of the OpenReview score files, in order (default 1 each).
+    #[arg(long, value_name = "W", num_args = 1.., value_delimiter = ',')]
+    pub openreview_weights: Vec<f64>,
+    /// An OpenReview matcher constraints file (headerless paper,reviewer,-1|0|1).
+    #[arg(long, value_name = "FILE")]
+    pub openreview_constraints: Option<PathBuf>,
     /// Reviewers per paper when papers.csv has no demand column (or the venue has no papers.csv).
     #[arg(long, default_value_t = 3, value_name = "N")]
     pub reviewers_per_paper: u32,
@@ -131,6 +190,28 @@ impl VenueArgs {
         over(&mut files.reviewers, &self.reviewers);
         over(&mut files.conflicts, &self.conflicts);
         over(&mut files.scores, &self.scores);
+        over(&mut files.locks, &self.locks);
+        over(&mut files.bids, &self.bids);
+        over(
+            &mut files.openreview_constraints,
+            &self.openreview_constraints,
+        );
+        if self.openreview_weights.len() > self.openreview_scores.len() {
+            anyhow::bail!(papermatch::Error::Options(
+                "more --openreview-weights than --openreview-scores files".into()
+            ));
+        }
+        files.openreview_scores = self
+            .openreview_scores
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                (
+                    p.clone(),
+                    self.openreview_weights.get(i).copied().unwrap_or(1.0),
+                )
+            })
+            .collect();
         if files == VenueFiles::default() {
             anyhow::bail!(papermatch::Error::Options(
                 "no venue given: name a venue directory, or files with --papers/--reviewers/--scores".into()
@@ -181,6 +262,8 @@ pub struct AssignArgs {
     /// Candidate reviewers per paper kept by the flow solver before pricing (0 = automatic).
     #[arg(long, default_value_t = 0, value_name = "L")]
     pub candidates: usize,
+    #[command(flatten)]
+    pub format: OutputFormat,
 }
 
 impl AssignArgs {
@@ -215,6 +298,87 @@ pub struct ConflictsArgs {
     /// Where to write the list; `-` is stdout.
     #[arg(short, long, default_value = "-", value_name = "FILE")]
     pub output: PathBuf,
+}
+
+/// Options of the commands that measure an assignment.
+#[derive(Debug, Args)]
+pub struct MeasureArgs {
+    /// A reviewer counts as an expert for a paper when their affinity is at least this.
+    #[arg(long, default_value_t = 0.5, value_name = "T")]
+    pub expertise_threshold: f64,
+    /// Do not solve the venue for the gap to the optimum.
+    #[arg(long)]
+    pub no_optimum: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct EvaluateArgs {
+    #[command(flatten)]
+    pub venue: VenueArgs,
+    /// The assignment: papermatch CSV (paper_id,reviewer_id[,score]) or OpenReview assignments.json.
+    #[arg(long, value_name = "FILE")]
+    pub assignment: PathBuf,
+    /// Print JSON (schema_version 1) instead of text.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub measure: MeasureArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    #[command(flatten)]
+    pub venue: VenueArgs,
+    /// The first assignment (CSV or OpenReview JSON).
+    pub a: PathBuf,
+    /// The second assignment.
+    pub b: PathBuf,
+    /// Print JSON (schema_version 1) instead of text.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub measure: MeasureArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    #[command(flatten)]
+    pub venue: VenueArgs,
+    /// The assignment (CSV or OpenReview JSON).
+    #[arg(long, value_name = "FILE")]
+    pub assignment: PathBuf,
+    /// Where to write the HTML file; `-` is stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: PathBuf,
+    /// Title of the report (default: the venue directory's name).
+    #[arg(long)]
+    pub title: Option<String>,
+    #[command(flatten)]
+    pub measure: MeasureArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub venue: VenueArgs,
+    /// The assignment (CSV or OpenReview JSON).
+    #[arg(long, value_name = "FILE")]
+    pub assignment: PathBuf,
+    /// Where to write; `-` is stdout.
+    #[arg(short, long, default_value = "-", value_name = "FILE")]
+    pub output: PathBuf,
+    #[command(flatten)]
+    pub format: OutputFormat,
+}
+
+impl MeasureArgs {
+    pub fn options(&self, solve: SolveOptions) -> papermatch::report::evaluate::EvaluateOptions {
+        papermatch::report::evaluate::EvaluateOptions {
+            expertise_threshold: self.expertise_threshold,
+            compute_optimum: !self.no_optimum,
+            solve,
+        }
+    }
 }
 
 #[derive(Debug, Args)]

@@ -9,9 +9,11 @@ use std::time::Instant;
 use anyhow::Context;
 use clap::Parser;
 
-use args::{Cli, Command, VenueArgs};
+use args::{Cli, Command, FormatArg, OutputFormat, VenueArgs};
+use papermatch::io::formats::{self, read_assignment};
 use papermatch::io::write_csv_atomic;
 use papermatch::model::format_units;
+use papermatch::report::evaluate;
 use papermatch::report::{summarize_solution, write_assignment, write_summary};
 use papermatch::{Error, Instance};
 
@@ -78,6 +80,38 @@ fn load(cli: &Cli, v: &VenueArgs) -> anyhow::Result<Instance> {
     Ok(instance)
 }
 
+/// Solve options for the optimum computed by evaluate, compare and report.
+fn quiet_solve(cli: &Cli) -> papermatch::solve::SolveOptions {
+    papermatch::solve::SolveOptions {
+        progress: !cli.quiet,
+        ..Default::default()
+    }
+}
+
+fn write_output(
+    f: &OutputFormat,
+    path: &std::path::Path,
+    instance: &Instance,
+    a: &papermatch::solve::Assignment,
+) -> anyhow::Result<()> {
+    let pb = instance.problem();
+    match f.format {
+        FormatArg::Csv => write_assignment(path, &pb, a)?,
+        FormatArg::Openreview => formats::write_openreview_json(path, &pb, a)?,
+        FormatArg::Hotcrp => formats::write_hotcrp(
+            path,
+            &pb,
+            &instance.venue,
+            a,
+            &formats::HotCrpOptions {
+                review_type: f.review_type.clone(),
+                round: f.round.clone(),
+            },
+        )?,
+    }
+    Ok(())
+}
+
 fn run(cli: &Cli) -> anyhow::Result<()> {
     match &cli.command {
         Command::Assign(a) => {
@@ -85,7 +119,7 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
             let opts = a.solve_options(!cli.quiet);
             let problem = instance.problem();
             let solution = papermatch::solve::solve(&problem, &opts)?;
-            write_assignment(&a.output, &problem, &solution.assignment)?;
+            write_output(&a.format, &a.output, &instance, &solution.assignment)?;
             let summary = summarize_solution(&problem, &solution);
             if let Some(path) = &a.summary {
                 write_summary(path, &summary)?;
@@ -119,6 +153,70 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
                 Ok(())
             })?;
             Ok(())
+        }
+        Command::Evaluate(e) => {
+            let instance = load(cli, &e.venue)?;
+            let a = read_assignment(&e.assignment, &instance.venue)?;
+            let opts = e.measure.options(quiet_solve(cli));
+            let ev = evaluate::evaluate(&instance.problem(), &instance.venue, &a, &opts);
+            print!(
+                "{}",
+                if e.json {
+                    ev.to_json() + "\n"
+                } else {
+                    ev.human()
+                }
+            );
+            Ok(())
+        }
+        Command::Compare(c) => {
+            let instance = load(cli, &c.venue)?;
+            let a = read_assignment(&c.a, &instance.venue)?;
+            let b = read_assignment(&c.b, &instance.venue)?;
+            let opts = c.measure.options(quiet_solve(cli));
+            let cmp = evaluate::compare(
+                &instance.problem(),
+                &instance.venue,
+                (&c.a.display().to_string(), &a),
+                (&c.b.display().to_string(), &b),
+                &opts,
+            );
+            print!(
+                "{}",
+                if c.json {
+                    cmp.to_json() + "\n"
+                } else {
+                    cmp.human()
+                }
+            );
+            Ok(())
+        }
+        Command::Report(r) => {
+            let instance = load(cli, &r.venue)?;
+            let a = read_assignment(&r.assignment, &instance.venue)?;
+            let problem = instance.problem();
+            let ev = evaluate::evaluate(
+                &problem,
+                &instance.venue,
+                &a,
+                &r.measure.options(quiet_solve(cli)),
+            );
+            let title = r.title.clone().unwrap_or_else(|| {
+                r.venue
+                    .venue
+                    .as_ref()
+                    .and_then(|d| d.file_name())
+                    .map_or("venue".into(), |n| n.to_string_lossy().into_owned())
+            });
+            let html = papermatch::report::html::render(&title, &problem, &instance.venue, &a, &ev);
+            papermatch::io::write_atomic(&r.output, |w| w.write_all(html.as_bytes()))?;
+            log(cli, format!("wrote {}", r.output.display()));
+            Ok(())
+        }
+        Command::Export(x) => {
+            let instance = load(cli, &x.venue)?;
+            let a = read_assignment(&x.assignment, &instance.venue)?;
+            write_output(&x.format, &x.output, &instance, &a)
         }
         Command::Generate(g) => {
             let start = Instant::now();

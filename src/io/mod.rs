@@ -19,6 +19,7 @@
 //!
 //! Every error names the file, the line and the column ([`crate::InputError`]).
 
+pub mod formats;
 mod scores;
 mod table;
 mod write;
@@ -28,7 +29,7 @@ use std::path::{Path, PathBuf};
 use crate::affinity::{normalize_keyword, split_list};
 use crate::error::{Error, Result};
 use crate::model::{
-    AffinityMatrix, DeclaredConflict, Paper, PaperIdx, Reviewer, ReviewerIdx, Venue,
+    AffinityMatrix, Bid, BidLevel, DeclaredConflict, Paper, PaperIdx, Reviewer, ReviewerIdx, Venue,
 };
 
 pub use scores::parse_score;
@@ -36,7 +37,7 @@ pub use table::{Row, Source, Table};
 pub use write::{write_atomic, write_csv_atomic};
 
 /// The files that make up a venue.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct VenueFiles {
     /// `papers.csv`.
     pub papers: Option<PathBuf>,
@@ -46,6 +47,14 @@ pub struct VenueFiles {
     pub conflicts: Option<PathBuf>,
     /// `scores.csv`.
     pub scores: Option<PathBuf>,
+    /// `locks.csv`: pairs that must be assigned.
+    pub locks: Option<PathBuf>,
+    /// `bids.csv`.
+    pub bids: Option<PathBuf>,
+    /// OpenReview matcher score files (headerless `paper,reviewer,score`) with their weights.
+    pub openreview_scores: Vec<(PathBuf, f64)>,
+    /// An OpenReview matcher constraints file (headerless `paper,reviewer,-1|0|1`).
+    pub openreview_constraints: Option<PathBuf>,
 }
 
 impl VenueFiles {
@@ -68,6 +77,10 @@ impl VenueFiles {
             reviewers: pick("reviewers.csv"),
             conflicts: pick("conflicts.csv"),
             scores: pick("scores.csv"),
+            locks: pick("locks.csv"),
+            bids: pick("bids.csv"),
+            openreview_scores: Vec::new(),
+            openreview_constraints: None,
         })
     }
 }
@@ -136,65 +149,106 @@ pub fn read_venue_dir(dir: &Path, opts: &ReadOptions) -> Result<Venue> {
     read_venue(&VenueFiles::from_dir(dir)?, opts)
 }
 
+/// A venue's files already in memory; see [`VenueFiles`] for what each holds.
+#[derive(Debug, Default)]
+pub struct VenueSources {
+    /// `papers.csv`.
+    pub papers: Option<Source>,
+    /// `reviewers.csv`.
+    pub reviewers: Option<Source>,
+    /// `conflicts.csv`.
+    pub conflicts: Option<Source>,
+    /// `scores.csv`.
+    pub scores: Option<Source>,
+    /// `locks.csv`.
+    pub locks: Option<Source>,
+    /// `bids.csv`.
+    pub bids: Option<Source>,
+    /// OpenReview score files with weights.
+    pub openreview_scores: Vec<(Source, f64)>,
+    /// OpenReview constraints file.
+    pub openreview_constraints: Option<Source>,
+}
+
 /// Reads a venue from its files.
 pub fn read_venue(files: &VenueFiles, opts: &ReadOptions) -> Result<Venue> {
     let load = |p: &Option<PathBuf>| p.as_deref().map(Source::read).transpose();
-    let papers_src = load(&files.papers)?;
-    let reviewers_src = load(&files.reviewers)?;
-    match (&papers_src, &reviewers_src) {
+    let sources = VenueSources {
+        papers: load(&files.papers)?,
+        reviewers: load(&files.reviewers)?,
+        conflicts: load(&files.conflicts)?,
+        scores: load(&files.scores)?,
+        locks: load(&files.locks)?,
+        bids: load(&files.bids)?,
+        openreview_scores: files
+            .openreview_scores
+            .iter()
+            .map(|(p, w)| Source::read(p).map(|s| (s, *w)))
+            .collect::<Result<_>>()?,
+        openreview_constraints: load(&files.openreview_constraints)?,
+    };
+    read_venue_sources(&sources, opts)
+}
+
+/// Reads a venue from sources already in memory.
+pub fn read_venue_sources(src: &VenueSources, opts: &ReadOptions) -> Result<Venue> {
+    if opts.default_min_load > opts.default_max_load {
+        return Err(Error::Options(format!(
+            "the default minimum load {} exceeds the default maximum load {}",
+            opts.default_min_load, opts.default_max_load
+        )));
+    }
+    let has_scores = src.scores.is_some() || !src.openreview_scores.is_empty();
+    match (&src.papers, &src.reviewers) {
         (Some(_), None) | (None, Some(_)) => {
             return Err(Error::Options(
                 "a venue needs both papers.csv and reviewers.csv, or neither (with scores.csv)"
                     .into(),
             ));
         }
-        (None, None) if files.scores.is_none() => {
+        (None, None) if !has_scores => {
             return Err(Error::Options(
-                "the venue has no papers.csv + reviewers.csv and no scores.csv: nothing to assign"
+                "the venue has no papers.csv + reviewers.csv and no scores: nothing to assign"
                     .into(),
             ));
         }
         _ => {}
     }
-    let conflicts_src = load(&files.conflicts)?;
-    let scores_src = load(&files.scores)?;
-    read_venue_sources(
-        papers_src.as_ref(),
-        reviewers_src.as_ref(),
-        conflicts_src.as_ref(),
-        scores_src.as_ref(),
-        opts,
-    )
-}
-
-/// Reads a venue from sources already in memory.
-pub fn read_venue_sources(
-    papers: Option<&Source>,
-    reviewers: Option<&Source>,
-    conflicts: Option<&Source>,
-    scores: Option<&Source>,
-    opts: &ReadOptions,
-) -> Result<Venue> {
     let mut venue = Venue::default();
     let mut paper_ids = Interner::default();
     let mut reviewer_ids = Interner::default();
-    if let (Some(p), Some(r)) = (papers, reviewers) {
+    if let (Some(p), Some(r)) = (&src.papers, &src.reviewers) {
         venue.papers = read_papers(p, opts, &mut paper_ids)?;
         venue.reviewers = read_reviewers(r, opts, &mut reviewer_ids)?;
         venue.has_profiles = true;
     }
     let fixed = venue.has_profiles;
-    if let Some(s) = scores {
-        venue.scores = Some(scores::read_scores(
-            s,
-            &mut paper_ids,
-            &mut reviewer_ids,
-            fixed,
-            opts,
-        )?);
+    let mut matrices: Vec<(AffinityMatrix, f64)> = Vec::new();
+    if let Some(s) = &src.scores {
+        let m = scores::read_scores(s, &mut paper_ids, &mut reviewer_ids, fixed, opts, false)?;
+        matrices.push((m, 1.0));
     }
-    if let Some(c) = conflicts {
+    for (s, w) in &src.openreview_scores {
+        let m = scores::read_scores(s, &mut paper_ids, &mut reviewer_ids, fixed, opts, true)?;
+        matrices.push((m, *w));
+    }
+    if let Some(c) = &src.conflicts {
         venue.declared_conflicts = read_conflicts(c, &mut paper_ids, &mut reviewer_ids, fixed)?;
+    }
+    if let Some(c) = &src.openreview_constraints {
+        let (conflicts, locks) =
+            formats::read_openreview_constraints(c, &mut paper_ids, &mut reviewer_ids, fixed)?;
+        venue.declared_conflicts.extend(conflicts);
+        venue.locks.extend(locks);
+    }
+    if let Some(l) = &src.locks {
+        let pairs = read_pair_table(l, &mut paper_ids, &mut reviewer_ids, fixed)?;
+        venue
+            .locks
+            .extend(pairs.into_iter().map(|(p, r, _)| (p, r)));
+    }
+    if let Some(b) = &src.bids {
+        venue.bids = read_bids(b, &mut paper_ids, &mut reviewer_ids, fixed)?;
     }
     if !fixed {
         venue.papers = paper_ids
@@ -216,18 +270,40 @@ pub fn read_venue_sources(
                 ..Reviewer::default()
             })
             .collect();
-        // Ids first seen in conflicts.csv widen the matrix with zero scores.
-        if let Some(m) = venue.scores.take() {
-            venue.scores = Some(widen(m, venue.papers.len(), venue.reviewers.len()));
-        }
     }
-    if opts.default_min_load > opts.default_max_load {
+    // Ids first seen in later files widen the matrices with zero scores.
+    let (np, nr) = (venue.papers.len(), venue.reviewers.len());
+    venue.scores = match matrices.len() {
+        0 => None,
+        1 if matrices[0].1 == 1.0 => matrices.pop().map(|(m, _)| widen(m, np, nr)),
+        _ => Some(weighted_sum(matrices, np, nr)?),
+    };
+    venue.locks.sort_unstable();
+    venue.locks.dedup();
+    Ok(venue)
+}
+
+/// `Σ w_i · m_i` over score matrices (OpenReview's `--weights`), dense.
+fn weighted_sum(mats: Vec<(AffinityMatrix, f64)>, np: usize, nr: usize) -> Result<AffinityMatrix> {
+    if np.saturating_mul(nr) > 400_000_000 {
         return Err(Error::Options(format!(
-            "the default minimum load {} exceeds the default maximum load {}",
-            opts.default_min_load, opts.default_max_load
+            "combining several score files needs a dense {np} × {nr} matrix, which is too large"
         )));
     }
-    Ok(venue)
+    let mut acc = ndarray::Array2::<f64>::zeros((np, nr));
+    for (m, w) in mats {
+        for p in 0..m.n_papers() {
+            m.for_each_in_row(p, |r, v| acc[[p, r]] += w * v as f64);
+        }
+    }
+    let limit = (scores::MAX_ABS_SCORE * crate::model::SCORE_SCALE) as f64;
+    if acc.iter().any(|x| x.abs() > limit) {
+        return Err(Error::Options(format!(
+            "the weighted sum of the score files leaves [-{0}, {0}]; lower the weights",
+            scores::MAX_ABS_SCORE
+        )));
+    }
+    Ok(AffinityMatrix::Dense(acc.mapv(|x| x.round() as i32)))
 }
 
 fn widen(m: AffinityMatrix, rows: usize, cols: usize) -> AffinityMatrix {
@@ -364,12 +440,13 @@ pub(crate) fn lookup_id(
     }
 }
 
-fn read_conflicts(
+/// Reads a `paper_id,reviewer_id[,reason]` table.
+fn read_pair_table(
     src: &Source,
     papers: &mut Interner,
     reviewers: &mut Interner,
     fixed: bool,
-) -> Result<Vec<DeclaredConflict>> {
+) -> Result<Vec<(PaperIdx, ReviewerIdx, String)>> {
     let table = Table::parse(src, &["paper_id", "reviewer_id"])?;
     let mut out = Vec::with_capacity(table.len());
     for row in table.rows() {
@@ -382,39 +459,55 @@ fn read_conflicts(
             "reviewer",
             "reviewers.csv",
         )?;
-        out.push(DeclaredConflict {
-            paper: PaperIdx(p),
-            reviewer: ReviewerIdx(r),
-            reason: row.text("reason")?.to_string(),
-        });
+        out.push((PaperIdx(p), ReviewerIdx(r), row.text("reason")?.to_string()));
     }
     Ok(out)
 }
 
-/// Reads a two-column `paper_id,reviewer_id` CSV of pairs against a venue (an existing
-/// assignment, for example); extra columns are ignored.
-pub fn read_pairs(src: &Source, venue: &Venue) -> Result<Vec<(PaperIdx, ReviewerIdx)>> {
-    let mut papers = Interner::default();
-    for p in &venue.papers {
-        papers.intern(&p.id);
-    }
-    let mut reviewers = Interner::default();
-    for r in &venue.reviewers {
-        reviewers.intern(&r.id);
-    }
-    let table = Table::parse(src, &["paper_id", "reviewer_id"])?;
+fn read_conflicts(
+    src: &Source,
+    papers: &mut Interner,
+    reviewers: &mut Interner,
+    fixed: bool,
+) -> Result<Vec<DeclaredConflict>> {
+    Ok(read_pair_table(src, papers, reviewers, fixed)?
+        .into_iter()
+        .map(|(paper, reviewer, reason)| DeclaredConflict {
+            paper,
+            reviewer,
+            reason,
+        })
+        .collect())
+}
+
+fn read_bids(
+    src: &Source,
+    papers: &mut Interner,
+    reviewers: &mut Interner,
+    fixed: bool,
+) -> Result<Vec<Bid>> {
+    let table = Table::parse(src, &["paper_id", "reviewer_id", "bid"])?;
     let mut out = Vec::with_capacity(table.len());
     for row in table.rows() {
-        let p = lookup_id(&row, "paper_id", &mut papers, true, "paper", "the venue")?;
+        let p = lookup_id(&row, "paper_id", papers, fixed, "paper", "papers.csv")?;
         let r = lookup_id(
             &row,
             "reviewer_id",
-            &mut reviewers,
-            true,
+            reviewers,
+            fixed,
             "reviewer",
-            "the venue",
+            "reviewers.csv",
         )?;
-        out.push((PaperIdx(p), ReviewerIdx(r)));
+        let text = row.text("bid")?;
+        let level = BidLevel::parse(text).ok_or_else(|| {
+            row.error("bid", format!("`{text}` is not a bid"))
+                .hint("use very high, high, neutral, low, very low, or a number from -2 to 2")
+        })?;
+        out.push(Bid {
+            paper: PaperIdx(p),
+            reviewer: ReviewerIdx(r),
+            level,
+        });
     }
     Ok(out)
 }
@@ -428,13 +521,12 @@ mod tests {
     }
 
     fn venue(papers: &str, reviewers: &str) -> Result<Venue> {
-        read_venue_sources(
-            Some(&src("papers.csv", papers)),
-            Some(&src("reviewers.csv", reviewers)),
-            None,
-            None,
-            &ReadOptions::default(),
-        )
+        let sources = VenueSources {
+            papers: Some(src("papers.csv", papers)),
+            reviewers: Some(src("reviewers.csv", reviewers)),
+            ..VenueSources::default()
+        };
+        read_venue_sources(&sources, &ReadOptions::default())
     }
 
     #[test]
@@ -495,15 +587,15 @@ mod tests {
 
     #[test]
     fn conflicts_with_unknown_ids_are_errors() {
-        let e = read_venue_sources(
-            Some(&src("papers.csv", "paper_id\np1\n")),
-            Some(&src("reviewers.csv", "reviewer_id\nr1\n")),
-            Some(&src("conflicts.csv", "paper_id,reviewer_id\np1,r9\n")),
-            None,
-            &ReadOptions::default(),
-        )
-        .err()
-        .unwrap();
+        let sources = VenueSources {
+            papers: Some(src("papers.csv", "paper_id\np1\n")),
+            reviewers: Some(src("reviewers.csv", "reviewer_id\nr1\n")),
+            conflicts: Some(src("conflicts.csv", "paper_id,reviewer_id\np1,r9\n")),
+            ..VenueSources::default()
+        };
+        let e = read_venue_sources(&sources, &ReadOptions::default())
+            .err()
+            .unwrap();
         assert!(
             e.to_string()
                 .starts_with("conflicts.csv:2:2: unknown reviewer id `r9`"),
@@ -513,22 +605,68 @@ mod tests {
 
     #[test]
     fn bare_scores_venue_takes_ids_from_scores_and_conflicts() {
-        let v = read_venue_sources(
-            None,
-            None,
-            Some(&src("conflicts.csv", "paper_id,reviewer_id\np3,r1\n")),
-            Some(&src(
+        let sources = VenueSources {
+            conflicts: Some(src("conflicts.csv", "paper_id,reviewer_id\np3,r1\n")),
+            scores: Some(src(
                 "scores.csv",
                 "paper_id,reviewer_id,score\np1,r1,0.5\np1,r2,0.25\np2,r1,1\n",
             )),
-            &ReadOptions::default(),
-        )
-        .unwrap();
+            ..VenueSources::default()
+        };
+        let v = read_venue_sources(&sources, &ReadOptions::default()).unwrap();
         assert_eq!(v.papers.len(), 3);
         assert_eq!(v.reviewers.len(), 2);
         let m = v.scores.unwrap();
         assert_eq!(m.n_papers(), 3);
         assert_eq!(m.get(0, 1), 250_000);
         assert_eq!(m.get(2, 0), 0);
+    }
+
+    #[test]
+    fn openreview_inputs_combine_with_weights() {
+        let sources = VenueSources {
+            openreview_scores: vec![
+                (src("a.csv", "p1,r1,0.5\np1,r2,0.25\n"), 1.0),
+                (src("b.csv", "p1,r1,0.1\np2,r2,0.2\n"), 2.0),
+            ],
+            openreview_constraints: Some(src("c.csv", "p1,r1,-1\np2,r1,1\np2,r2,0\n")),
+            ..VenueSources::default()
+        };
+        let v = read_venue_sources(&sources, &ReadOptions::default()).unwrap();
+        let m = v.scores.unwrap();
+        assert_eq!(m.get(0, 0), 700_000);
+        assert_eq!(m.get(1, 1), 400_000);
+        assert_eq!(v.declared_conflicts.len(), 1);
+        assert_eq!(v.locks, vec![(PaperIdx(1), ReviewerIdx(0))]);
+    }
+
+    #[test]
+    fn bids_and_locks_are_read() {
+        let sources = VenueSources {
+            papers: Some(src("papers.csv", "paper_id\np1\n")),
+            reviewers: Some(src("reviewers.csv", "reviewer_id\nr1\nr2\n")),
+            bids: Some(src(
+                "bids.csv",
+                "paper_id,reviewer_id,bid\np1,r1,Very High\np1,r2,-1\n",
+            )),
+            locks: Some(src("locks.csv", "paper_id,reviewer_id\np1,r2\n")),
+            ..VenueSources::default()
+        };
+        let v = read_venue_sources(&sources, &ReadOptions::default()).unwrap();
+        assert_eq!(v.bids[0].level, BidLevel::VeryHigh);
+        assert_eq!(v.bids[1].level, BidLevel::Low);
+        assert_eq!(v.locks, vec![(PaperIdx(0), ReviewerIdx(1))]);
+        let bad = VenueSources {
+            bids: Some(src("bids.csv", "paper_id,reviewer_id,bid\np1,r1,maybe\n")),
+            ..sources
+        };
+        let e = read_venue_sources(&bad, &ReadOptions::default())
+            .err()
+            .unwrap();
+        assert!(
+            e.to_string()
+                .starts_with("bids.csv:2:3: `maybe` is not a bid"),
+            "{e}"
+        );
     }
 }

@@ -116,26 +116,59 @@ fn check_score(bytes: &[u8], allow_any: bool) -> Result<i32, (String, String)> {
     Ok(units as i32)
 }
 
+/// The header line OpenReview's headerless files are read as.
+const OPENREVIEW_HEADER: &[u8] = b"paper_id,reviewer_id,score\n";
+
 pub(super) fn read_scores(
     src: &Source,
     papers: &mut Interner,
     reviewers: &mut Interner,
     fixed: bool,
     opts: &ReadOptions,
+    headerless: bool,
 ) -> Result<AffinityMatrix> {
-    let header_end = memchr::memchr(b'\n', src.bytes()).map_or(src.bytes().len(), |i| i + 1);
     if memchr::memchr(b'"', src.bytes()).is_some() {
-        return read_scores_csv(src, papers, reviewers, fixed, opts);
+        if headerless {
+            // Rare (OpenReview writes no quotes): read a copy with the header put in front.
+            let mut bytes = OPENREVIEW_HEADER.to_vec();
+            bytes.extend_from_slice(src.bytes());
+            let copy = Source::from_bytes(src.name.clone(), bytes);
+            return read_scores_csv(&copy, papers, reviewers, fixed, opts, 1);
+        }
+        return read_scores_csv(src, papers, reviewers, fixed, opts, 0);
     }
-    // The header goes through the general reader for its checks and messages.
-    let header_only = Source::from_bytes(src.name.clone(), src.bytes()[..header_end].to_vec());
-    let header = Table::parse(&header_only, &["paper_id", "reviewer_id", "score"])?;
-    let cols = Columns {
-        paper: header.column("paper_id"),
-        reviewer: header.column("reviewer_id"),
-        score: header.column("score"),
-        count: header.n_columns(),
+    let header_end = if headerless {
+        0
+    } else {
+        memchr::memchr(b'\n', src.bytes()).map_or(src.bytes().len(), |i| i + 1)
     };
+    let cols = if headerless {
+        let first = src.bytes().split(|&b| b == b'\n').next().unwrap_or(&[]);
+        let count = first.split(|&b| b == b',').count();
+        if src.bytes().trim_ascii().is_empty() || count < 3 {
+            return Err(src
+                .error("expected rows of paper,reviewer,score (OpenReview's headerless layout)")
+                .at_line(1)
+                .into());
+        }
+        Columns {
+            paper: 0,
+            reviewer: 1,
+            score: 2,
+            count,
+        }
+    } else {
+        // The header goes through the general reader for its checks and messages.
+        let header_only = Source::from_bytes(src.name.clone(), src.bytes()[..header_end].to_vec());
+        let header = Table::parse(&header_only, &["paper_id", "reviewer_id", "score"])?;
+        Columns {
+            paper: header.column("paper_id"),
+            reviewer: header.column("reviewer_id"),
+            score: header.column("score"),
+            count: header.n_columns(),
+        }
+    };
+    let first_body_line: u64 = if headerless { 1 } else { 2 };
     let body = &src.bytes()[header_end..];
     let chunks = split_chunks(body);
     let bar = crate::progress::bar(opts.progress, body.len() as u64, "reading scores");
@@ -144,7 +177,7 @@ pub(super) fn read_scores(
         .par_iter()
         .map(|c| memchr::memchr_iter(b'\n', c).count() as u64)
         .collect();
-    let mut line = 2;
+    let mut line = first_body_line;
     for n in newlines {
         first_line.push(line);
         line += n;
@@ -210,7 +243,7 @@ pub(super) fn read_scores(
                     n_reviewers: nr,
                     serial: true,
                 };
-                return match ctx.fill(body, 2, papers, reviewers, &serial) {
+                return match ctx.fill(body, first_body_line, papers, reviewers, &serial) {
                     Err(Fill::Input(e)) => Err(e.into()),
                     _ => Err(src.error("duplicate pair").into()),
                 };
@@ -499,6 +532,7 @@ fn read_scores_csv(
     reviewers: &mut Interner,
     fixed: bool,
     opts: &ReadOptions,
+    line_shift: u64,
 ) -> Result<AffinityMatrix> {
     let table = Table::parse(src, &["paper_id", "reviewer_id", "score"])?;
     let mut triplets = Vec::with_capacity(table.len());
@@ -521,7 +555,7 @@ fn read_scores_csv(
         }
         let units = check_score(text.as_bytes(), opts.allow_any_score)
             .map_err(|(m, h)| row.error("score", m).hint(h))?;
-        triplets.push((p, r, units, row.line));
+        triplets.push((p, r, units, row.line - line_shift));
     }
     let (np, nr) = (papers.ids.len(), reviewers.ids.len());
     let mut values = vec![0i32; np * nr];
@@ -588,6 +622,7 @@ mod tests {
             &mut r,
             fixed.is_some(),
             &ReadOptions::default(),
+            false,
         )?;
         Ok((m, p, r))
     }
@@ -653,6 +688,24 @@ mod tests {
             .err()
             .unwrap();
         assert!(e.to_string().contains("not a finite number"), "{e}");
+    }
+
+    #[test]
+    fn headerless_openreview_layout() {
+        let mut p = Interner::default();
+        let mut r = Interner::default();
+        let src = Source::from_bytes("or.csv", b"p1,r1,0.5\np1,r2,0.25\np2,r1,x\n".to_vec());
+        let e = read_scores(&src, &mut p, &mut r, false, &ReadOptions::default(), true)
+            .err()
+            .unwrap();
+        assert!(
+            e.to_string()
+                .starts_with("or.csv:3:3: `x` is not a finite number"),
+            "{e}"
+        );
+        let src = Source::from_bytes("or.csv", b"p1,r1,0.5\n\"p1\",r2,0.25\n".to_vec());
+        let m = read_scores(&src, &mut p, &mut r, false, &ReadOptions::default(), true).unwrap();
+        assert_eq!(m.get(0, 1), 250_000);
     }
 
     #[test]

@@ -150,6 +150,15 @@ impl Table {
     /// Parses `source` as CSV with a header row, checking that every `required` column exists.
     /// Unknown columns are kept but ignored by callers; column order does not matter.
     pub fn parse(source: &Source, required: &[&str]) -> Result<Table> {
+        Table::parse_with(source, required, None)
+    }
+
+    /// Parses a headerless file whose columns are `names`, in that order (OpenReview's layout).
+    pub fn parse_headerless(source: &Source, names: &[&str]) -> Result<Table> {
+        Table::parse_with(source, names, Some(names))
+    }
+
+    fn parse_with(source: &Source, required: &[&str], names: Option<&[&str]>) -> Result<Table> {
         if source.bytes().iter().all(|b| b.is_ascii_whitespace()) {
             return Err(source
                 .error("the file is empty")
@@ -160,13 +169,16 @@ impl Table {
                 .into());
         }
         let mut reader = csv::ReaderBuilder::new()
-            .has_headers(true)
-            .flexible(false)
+            .has_headers(names.is_none())
+            .flexible(names.is_some())
             .from_reader(source.bytes());
-        let headers = reader
-            .byte_headers()
-            .map_err(|e| csv_error(source, e, Some(1)))?
-            .clone();
+        let headers = match names {
+            Some(names) => csv::ByteRecord::from(names.to_vec()),
+            None => reader
+                .byte_headers()
+                .map_err(|e| csv_error(source, e, Some(1)))?
+                .clone(),
+        };
         let mut columns = HashMap::new();
         for (i, h) in headers.iter().enumerate() {
             let h = std::str::from_utf8(h).map_err(|_| {

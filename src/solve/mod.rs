@@ -24,7 +24,7 @@ pub mod verify;
 
 use std::time::Instant;
 
-use crate::conflicts::Conflicts;
+use crate::conflicts::{Conflicts, Reasons};
 use crate::error::{Error, Result};
 use crate::model::{AffinityMatrix, PaperIdx, ReviewerIdx, Venue};
 
@@ -49,6 +49,8 @@ pub struct Problem<'a> {
     pub paper_ids: Vec<String>,
     /// Reviewer ids, for messages.
     pub reviewer_ids: Vec<String>,
+    /// Pairs that must be assigned (sorted, no repeats).
+    pub locks: Vec<(PaperIdx, ReviewerIdx)>,
 }
 
 impl<'a> Problem<'a> {
@@ -66,6 +68,7 @@ impl<'a> Problem<'a> {
             max_load: venue.reviewers.iter().map(|r| r.max_load).collect(),
             paper_ids: venue.papers.iter().map(|p| p.id.clone()).collect(),
             reviewer_ids: venue.reviewers.iter().map(|r| r.id.clone()).collect(),
+            locks: venue.locks.clone(),
         }
     }
 
@@ -80,6 +83,7 @@ impl<'a> Problem<'a> {
         Problem {
             paper_ids: (0..demand.len()).map(|i| format!("#{i}")).collect(),
             reviewer_ids: (0..max_load.len()).map(|i| format!("#{i}")).collect(),
+            locks: Vec::new(),
             affinity,
             conflicts,
             demand,
@@ -276,6 +280,9 @@ pub trait Solver {
 /// ```
 pub fn solve(problem: &Problem<'_>, opts: &SolveOptions) -> Result<Solution> {
     problem.validate()?;
+    if !problem.locks.is_empty() {
+        return solve_with_locks(problem, opts);
+    }
     if let Some(d) = diagnose::quick(problem) {
         return Err(Error::Infeasible(Box::new(d)));
     }
@@ -312,5 +319,87 @@ pub fn solve(problem: &Problem<'_>, opts: &SolveOptions) -> Result<Solution> {
         .map_err(Error::Verification)?;
     solution.stats.check_seconds = check_start.elapsed().as_secs_f64();
     spinner.finish_and_clear();
+    Ok(solution)
+}
+
+/// Locked pairs are fixed first: each takes one slot of its paper's demand and of its
+/// reviewer's loads, and may not be chosen again. The rest is an ordinary problem, solved and
+/// certified as such; the locked pairs are then added back and every constraint of the original
+/// problem (locks included) is checked. The certificate proves optimality among assignments that
+/// contain the locks.
+fn solve_with_locks(problem: &Problem<'_>, opts: &SolveOptions) -> Result<Solution> {
+    let (np, nr) = (problem.n_papers(), problem.n_reviewers());
+    let mut per_paper = vec![0u32; np];
+    let mut per_reviewer = vec![0u32; nr];
+    for &(p, r) in &problem.locks {
+        if p.ix() >= np || r.ix() >= nr {
+            return Err(Error::Options(
+                "a lock names an unknown paper or reviewer".into(),
+            ));
+        }
+        if let Some(why) = problem.conflicts.reasons(p.ix(), r.ix()) {
+            return Err(Error::Options(format!(
+                "paper {} and reviewer {} are locked together but conflict ({why}); remove the \
+                 lock or the conflict",
+                problem.paper_ids[p.ix()],
+                problem.reviewer_ids[r.ix()]
+            )));
+        }
+        per_paper[p.ix()] += 1;
+        per_reviewer[r.ix()] += 1;
+    }
+    if let Some(p) = (0..np).find(|&p| per_paper[p] > problem.demand[p]) {
+        return Err(Error::Options(format!(
+            "paper {} has {} locked reviewers but needs only {}",
+            problem.paper_ids[p], per_paper[p], problem.demand[p]
+        )));
+    }
+    if let Some(r) = (0..nr).find(|&r| per_reviewer[r] > problem.max_load[r]) {
+        return Err(Error::Options(format!(
+            "reviewer {} is locked to {} papers but takes at most {}",
+            problem.reviewer_ids[r], per_reviewer[r], problem.max_load[r]
+        )));
+    }
+    let mut pairs: Vec<(u32, u32, Reasons)> = problem
+        .conflicts
+        .iter()
+        .map(|(p, r, why)| (p.0, r.0, why))
+        .collect();
+    pairs.extend(
+        problem
+            .locks
+            .iter()
+            .map(|&(p, r)| (p.0, r.0, Reasons::LOCKED)),
+    );
+    let blocked = Conflicts::from_pairs(np, pairs);
+    let rest = Problem {
+        affinity: problem.affinity,
+        conflicts: &blocked,
+        demand: (0..np).map(|p| problem.demand[p] - per_paper[p]).collect(),
+        min_load: (0..nr)
+            .map(|r| problem.min_load[r].saturating_sub(per_reviewer[r]))
+            .collect(),
+        max_load: (0..nr)
+            .map(|r| problem.max_load[r] - per_reviewer[r])
+            .collect(),
+        paper_ids: problem.paper_ids.clone(),
+        reviewer_ids: problem.reviewer_ids.clone(),
+        locks: Vec::new(),
+    };
+    let mut solution = solve(&rest, opts)?;
+    for &(p, r) in &problem.locks {
+        solution.assignment.reviewers[p.ix()].push(r);
+        solution.objective += problem.affinity.get(p.ix(), r.ix()) as i64;
+    }
+    for list in &mut solution.assignment.reviewers {
+        list.sort_unstable();
+    }
+    let violations = verify::check_constraints(problem, &solution.assignment);
+    if let Some(v) = violations.first() {
+        return Err(Error::Verification(format!(
+            "with locks added back, the assignment breaks a constraint: {}",
+            v.describe(problem)
+        )));
+    }
     Ok(solution)
 }

@@ -58,6 +58,13 @@ pub enum Violation {
         /// The reviewer.
         reviewer: usize,
     },
+    /// A locked pair is missing.
+    MissingLock {
+        /// The paper.
+        paper: usize,
+        /// The reviewer.
+        reviewer: usize,
+    },
     /// A reviewer index is out of range.
     UnknownReviewer {
         /// The paper.
@@ -97,6 +104,13 @@ impl Violation {
             Violation::Duplicate { paper, reviewer } => {
                 format!(
                     "paper {} is assigned to reviewer {} twice",
+                    p(paper),
+                    r(reviewer)
+                )
+            }
+            Violation::MissingLock { paper, reviewer } => {
+                format!(
+                    "paper {} lacks its locked reviewer {}",
                     p(paper),
                     r(reviewer)
                 )
@@ -153,6 +167,15 @@ pub fn check_constraints(pb: &Problem<'_>, a: &Assignment) -> Vec<Violation> {
             got: 0,
             demand: pb.demand[p],
         });
+    }
+    for &(p, r) in &pb.locks {
+        let present = a.reviewers.get(p.ix()).is_some_and(|rs| rs.contains(&r));
+        if !present {
+            out.push(Violation::MissingLock {
+                paper: p.ix(),
+                reviewer: r.ix(),
+            });
+        }
     }
     for (r, &load) in a.loads(n_rev).iter().enumerate() {
         if load < pb.min_load[r] || load > pb.max_load[r] {

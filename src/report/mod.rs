@@ -6,6 +6,9 @@
 //! The JSON summary has a stable schema, versioned by `schema_version` (currently 1): additions
 //! keep the version, renames or removals bump it.
 
+pub mod evaluate;
+pub mod html;
+
 use std::path::Path;
 
 use serde::Serialize;
@@ -13,6 +16,7 @@ use serde::Serialize;
 use crate::error::Result;
 use crate::model::{format_units, units_to_score};
 use crate::solve::{Assignment, Problem, Solution};
+use evaluate::Distribution;
 
 /// Version of the JSON summary's schema.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -44,25 +48,6 @@ pub fn write_assignment(path: &Path, pb: &Problem<'_>, a: &Assignment) -> Result
     })
 }
 
-/// Distribution of per-paper totals.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct PaperScores {
-    /// Lowest per-paper total.
-    pub min: f64,
-    /// 10th percentile.
-    pub p10: f64,
-    /// Median.
-    pub p50: f64,
-    /// 90th percentile.
-    pub p90: f64,
-    /// Highest per-paper total.
-    pub max: f64,
-    /// Mean per-paper total.
-    pub mean: f64,
-    /// Id of the worst-served paper.
-    pub worst_paper: String,
-}
-
 /// The summary of one assignment, written as JSON by `--summary` and as text to stderr.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Summary {
@@ -82,8 +67,10 @@ pub struct Summary {
     pub total_affinity_exact: String,
     /// Mean affinity of an assigned pair.
     pub mean_pair_affinity: f64,
-    /// Per-paper totals.
-    pub paper_scores: PaperScores,
+    /// Distribution of per-paper totals.
+    pub paper_scores: Distribution,
+    /// Id of the worst-served paper.
+    pub worst_paper: String,
     /// `load_histogram[k]` reviewers have load `k`.
     pub load_histogram: Vec<usize>,
     /// The solver used.
@@ -115,32 +102,12 @@ pub struct StageSeconds {
     pub check: f64,
 }
 
-fn percentile(sorted: &[i64], q: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let i = ((sorted.len() - 1) as f64 * q).round() as usize;
-    units_to_score(sorted[i])
-}
-
 /// Figures of an assignment for any problem (no solver information).
 pub fn summarize(pb: &Problem<'_>, a: &Assignment) -> Summary {
-    let totals: Vec<i64> = a
-        .reviewers
-        .iter()
-        .enumerate()
-        .map(|(p, rs)| rs.iter().map(|r| pb.affinity.get(p, r.ix()) as i64).sum())
-        .collect();
+    let totals = evaluate::paper_totals(pb, a);
     let worst = (0..totals.len()).min_by_key(|&p| (totals[p], p));
-    let mut sorted = totals.clone();
-    sorted.sort_unstable();
     let total: i64 = totals.iter().sum();
     let pairs = a.len();
-    let loads = a.loads(pb.n_reviewers());
-    let mut hist = vec![0usize; loads.iter().copied().max().unwrap_or(0) as usize + 1];
-    for l in loads {
-        hist[l as usize] += 1;
-    }
     Summary {
         schema_version: SCHEMA_VERSION,
         papers: pb.n_papers(),
@@ -154,20 +121,9 @@ pub fn summarize(pb: &Problem<'_>, a: &Assignment) -> Summary {
         } else {
             units_to_score(total) / pairs as f64
         },
-        paper_scores: PaperScores {
-            min: percentile(&sorted, 0.0),
-            p10: percentile(&sorted, 0.1),
-            p50: percentile(&sorted, 0.5),
-            p90: percentile(&sorted, 0.9),
-            max: percentile(&sorted, 1.0),
-            mean: if totals.is_empty() {
-                0.0
-            } else {
-                units_to_score(total) / totals.len() as f64
-            },
-            worst_paper: worst.map(|p| pb.paper_ids[p].clone()).unwrap_or_default(),
-        },
-        load_histogram: hist,
+        paper_scores: Distribution::of_units(&totals),
+        worst_paper: worst.map(|p| pb.paper_ids[p].clone()).unwrap_or_default(),
+        load_histogram: evaluate::load_histogram(a, pb.n_reviewers()),
         solver: String::new(),
         optimal: false,
         candidate_pairs: 0,
@@ -225,7 +181,7 @@ impl Summary {
             self.total_affinity_exact,
             self.mean_pair_affinity,
             self.paper_scores.mean,
-            self.paper_scores.worst_paper,
+            self.worst_paper,
             self.paper_scores.min,
             self.paper_scores.p10,
             self.paper_scores.p50,

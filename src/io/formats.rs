@@ -1,0 +1,226 @@
+//! Other systems' formats: OpenReview's matcher and HotCRP.
+//!
+//! | format | direction | shape |
+//! |---|---|---|
+//! | OpenReview scores | in | headerless CSV `paper,reviewer,score` (several files, weighted) |
+//! | OpenReview constraints | in | headerless CSV `paper,reviewer,c` with `c` = −1 (conflict), 1 (forced assignment), 0 (nothing) |
+//! | OpenReview `assignments.json` | in and out | `{"paper": [{"user": "reviewer", "aggregate_score": 0.9}, …], …}` |
+//! | papermatch assignment CSV | in and out | `paper_id,reviewer_id[,score]` with a header |
+//! | HotCRP bulk assignment | out | CSV `paper,action,email,reviewtype,round`, one `review` action per pair |
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::table::{Source, Table};
+use super::{Interner, lookup_id, write_atomic, write_csv_atomic};
+use crate::error::{Error, InputError, Result};
+use crate::model::{DeclaredConflict, PaperIdx, ReviewerIdx, Venue, units_to_score};
+use crate::solve::{Assignment, Problem};
+
+/// A pair that must be assigned.
+type Lock = (PaperIdx, ReviewerIdx);
+
+/// Reads an OpenReview constraints file: conflicts (−1) and forced assignments (1).
+pub(crate) fn read_openreview_constraints(
+    src: &Source,
+    papers: &mut Interner,
+    reviewers: &mut Interner,
+    fixed: bool,
+) -> Result<(Vec<DeclaredConflict>, Vec<Lock>)> {
+    let table = Table::parse_headerless(src, &["paper_id", "reviewer_id", "constraint"])?;
+    let (mut conflicts, mut locks) = (Vec::new(), Vec::new());
+    for row in table.rows() {
+        let p = PaperIdx(lookup_id(
+            &row,
+            "paper_id",
+            papers,
+            fixed,
+            "paper",
+            "papers.csv",
+        )?);
+        let r = ReviewerIdx(lookup_id(
+            &row,
+            "reviewer_id",
+            reviewers,
+            fixed,
+            "reviewer",
+            "reviewers.csv",
+        )?);
+        match row.text("constraint")? {
+            "-1" => conflicts.push(DeclaredConflict {
+                paper: p,
+                reviewer: r,
+                reason: "OpenReview constraint -1".into(),
+            }),
+            "1" => locks.push((p, r)),
+            "0" => {}
+            other => {
+                return Err(row
+                    .error("constraint", format!("`{other}` is not a constraint"))
+                    .hint("OpenReview constraints are -1 (conflict), 1 (forced assignment) or 0")
+                    .into());
+            }
+        }
+    }
+    Ok((conflicts, locks))
+}
+
+/// One entry of OpenReview's `assignments.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OpenReviewEntry {
+    /// The reviewer's id.
+    #[serde(alias = "reviewer", alias = "tail")]
+    pub user: String,
+    /// The pair's score.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aggregate_score: Option<f64>,
+}
+
+/// Reads an assignment of a venue: OpenReview's `assignments.json` when the file ends in
+/// `.json` (or starts with `{`), else a CSV with `paper_id,reviewer_id` columns.
+pub fn read_assignment(path: &Path, venue: &Venue) -> Result<Assignment> {
+    let src = Source::read(path)?;
+    let json = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+        || src.bytes().trim_ascii_start().starts_with(b"{");
+    let pairs = if json {
+        openreview_pairs(&src, venue)?
+    } else {
+        csv_pairs(&src, venue)?
+    };
+    Ok(Assignment::from_pairs(venue.papers.len(), &pairs))
+}
+
+fn interners(venue: &Venue) -> (Interner, Interner) {
+    let mut papers = Interner::default();
+    for p in &venue.papers {
+        papers.intern(&p.id);
+    }
+    let mut reviewers = Interner::default();
+    for r in &venue.reviewers {
+        reviewers.intern(&r.id);
+    }
+    (papers, reviewers)
+}
+
+fn csv_pairs(src: &Source, venue: &Venue) -> Result<Vec<(PaperIdx, ReviewerIdx)>> {
+    let (mut papers, mut reviewers) = interners(venue);
+    let table = Table::parse(src, &["paper_id", "reviewer_id"])?;
+    let mut out = Vec::with_capacity(table.len());
+    for row in table.rows() {
+        let p = lookup_id(&row, "paper_id", &mut papers, true, "paper", "the venue")?;
+        let r = lookup_id(
+            &row,
+            "reviewer_id",
+            &mut reviewers,
+            true,
+            "reviewer",
+            "the venue",
+        )?;
+        out.push((PaperIdx(p), ReviewerIdx(r)));
+    }
+    Ok(out)
+}
+
+fn openreview_pairs(src: &Source, venue: &Venue) -> Result<Vec<(PaperIdx, ReviewerIdx)>> {
+    let (papers, reviewers) = interners(venue);
+    let parsed: BTreeMap<String, Vec<OpenReviewEntry>> =
+        serde_json::from_slice(src.bytes()).map_err(|e| {
+            InputError::file(src.name.clone(), format!("not an OpenReview assignments file: {e}"))
+                .at_line(e.line() as u64)
+                .hint("expected {\"paper_id\": [{\"user\": \"reviewer_id\", \"aggregate_score\": 0.5}, ...], ...}")
+        })?;
+    let mut out = Vec::new();
+    for (paper, entries) in parsed {
+        let p = papers.get(&paper).ok_or_else(|| {
+            InputError::file(src.name.clone(), format!("unknown paper id `{paper}`"))
+                .hint("every paper of the assignment must be in the venue")
+        })?;
+        for e in entries {
+            let r = reviewers.get(&e.user).ok_or_else(|| {
+                InputError::file(
+                    src.name.clone(),
+                    format!("unknown reviewer id `{}` (paper `{paper}`)", e.user),
+                )
+                .hint("every reviewer of the assignment must be in the venue")
+            })?;
+            out.push((PaperIdx(p), ReviewerIdx(r)));
+        }
+    }
+    Ok(out)
+}
+
+/// Writes an assignment as OpenReview's `assignments.json` (papers in id order, reviewers by
+/// score descending).
+pub fn write_openreview_json(path: &Path, pb: &Problem<'_>, a: &Assignment) -> Result<()> {
+    let mut out: BTreeMap<&str, Vec<OpenReviewEntry>> = BTreeMap::new();
+    for (p, r, s) in crate::report::assignment_rows(pb, a) {
+        out.entry(p).or_default().push(OpenReviewEntry {
+            user: r.to_string(),
+            aggregate_score: Some(units_to_score(s)),
+        });
+    }
+    let json = serde_json::to_string_pretty(&out).map_err(|e| Error::Solver(e.to_string()))?;
+    write_atomic(path, |w| {
+        w.write_all(json.as_bytes())?;
+        w.write_all(b"\n")
+    })
+}
+
+/// How HotCRP should record the reviews.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HotCrpOptions {
+    /// HotCRP review type: `primary`, `secondary`, `optional`, `pc`, `meta`.
+    pub review_type: String,
+    /// Review round name (empty for the default round).
+    pub round: String,
+}
+
+impl Default for HotCrpOptions {
+    fn default() -> HotCrpOptions {
+        HotCrpOptions {
+            review_type: "primary".into(),
+            round: String::new(),
+        }
+    }
+}
+
+/// Writes HotCRP's bulk-assignment CSV: `paper,action,email,reviewtype,round`, one `review`
+/// action per pair. The reviewer's e-mail is used when known, else their id.
+pub fn write_hotcrp(
+    path: &Path,
+    pb: &Problem<'_>,
+    venue: &Venue,
+    a: &Assignment,
+    opts: &HotCrpOptions,
+) -> Result<()> {
+    let email: std::collections::HashMap<&str, &str> = venue
+        .reviewers
+        .iter()
+        .map(|r| {
+            (
+                r.id.as_str(),
+                if r.email.trim().is_empty() {
+                    r.id.as_str()
+                } else {
+                    r.email.trim()
+                },
+            )
+        })
+        .collect();
+    let rows = crate::report::assignment_rows(pb, a);
+    write_csv_atomic(
+        path,
+        &["paper", "action", "email", "reviewtype", "round"],
+        |w| {
+            for (p, r, _) in rows {
+                let e = email.get(r).copied().unwrap_or(r);
+                w.write_record([p, "review", e, &opts.review_type, &opts.round])?;
+            }
+            Ok(())
+        },
+    )
+}
