@@ -59,6 +59,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .ok_or("size must be PxR")?;
         let layout = match parts.next() {
             Some("keywords") => Layout::Keywords,
+            Some("text") => Layout::Text,
             _ => Layout::Scores,
         };
         let demand: u32 = parts.next().map_or(Ok(3), str::parse)?;

@@ -34,6 +34,9 @@ pub enum Layout {
     Scores,
     /// `papers.csv` + `reviewers.csv` + `conflicts.csv`.
     Keywords,
+    /// `papers.csv` (titles and abstracts) + `reviewers.csv` + `reviewer_papers.csv` (20 past
+    /// papers per reviewer), for text affinity.
+    Text,
 }
 
 /// What to generate.
@@ -240,6 +243,14 @@ pub fn write_venue(spec: &GenerateSpec, dir: &Path) -> Result<Vec<String>> {
             )?;
             Ok(vec!["scores.csv".into(), "conflicts.csv".into()])
         }
+        Layout::Text => {
+            write_text_venue(spec, dir, &papers, &reviewers, topics)?;
+            Ok(vec![
+                "papers.csv".into(),
+                "reviewers.csv".into(),
+                "reviewer_papers.csv".into(),
+            ])
+        }
         Layout::Keywords => {
             let institutions = (spec.reviewers / 50).max(10);
             let keyword = |t: usize, k: usize| format!("topic {t:03} method {k:02}");
@@ -350,4 +361,99 @@ pub fn write_venue(spec: &GenerateSpec, dir: &Path) -> Result<Vec<String>> {
             ])
         }
     }
+}
+
+/// Words of a synthetic text: topic words (200 per topic, Zipf-like) mixed with common words.
+fn text(rng: &mut ChaCha8Rng, prof: Profile, n: usize) -> String {
+    const COMMON: &[&str] = &[
+        "model",
+        "training",
+        "method",
+        "results",
+        "performance",
+        "data",
+        "learning",
+        "neural",
+        "network",
+        "approach",
+        "efficient",
+        "large",
+        "show",
+        "propose",
+        "system",
+        "time",
+        "memory",
+        "accuracy",
+        "algorithm",
+        "framework",
+        "analysis",
+        "problem",
+        "novel",
+        "scale",
+    ];
+    let mut words = Vec::with_capacity(n);
+    for _ in 0..n {
+        let u: f64 = rng.random();
+        if u < 0.35 {
+            words.push(COMMON[rng.random_range(0..COMMON.len())].to_string());
+        } else {
+            let topic = if rng.random::<f64>() < prof.mix {
+                prof.a
+            } else {
+                prof.b
+            };
+            let z: f64 = rng.random();
+            words.push(format!("topic{topic}word{}", (z * z * z * 200.0) as usize));
+        }
+    }
+    words.join(" ")
+}
+
+fn write_text_venue(
+    spec: &GenerateSpec,
+    dir: &Path,
+    papers: &[Profile],
+    reviewers: &[Profile],
+    _topics: usize,
+) -> Result<()> {
+    let max_load = spec.effective_max_load();
+    write_blocks(
+        dir,
+        "reviewers.csv",
+        "reviewer_id,name,max_load\n",
+        spec.reviewers,
+        |r, buf| {
+            writeln!(buf, "r{r},Reviewer {r},{max_load}").expect("writing to a Vec");
+        },
+    )?;
+    write_blocks(
+        dir,
+        "papers.csv",
+        "paper_id,title,abstract,demand\n",
+        spec.papers,
+        |p, buf| {
+            let mut rng = stream(spec.seed, 9, p);
+            let (t, a) = (
+                text(&mut rng, papers[p], 10),
+                text(&mut rng, papers[p], 150),
+            );
+            writeln!(buf, "p{p},{t},{a},{}", spec.demand).expect("writing to a Vec");
+        },
+    )?;
+    write_blocks(
+        dir,
+        "reviewer_papers.csv",
+        "reviewer_id,title,abstract\n",
+        spec.reviewers,
+        |r, buf| {
+            let mut rng = stream(spec.seed, 10, r);
+            for _ in 0..20 {
+                let (t, a) = (
+                    text(&mut rng, reviewers[r], 10),
+                    text(&mut rng, reviewers[r], 150),
+                );
+                writeln!(buf, "r{r},{t},{a}").expect("writing to a Vec");
+            }
+        },
+    )
 }

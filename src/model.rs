@@ -164,6 +164,15 @@ impl BidLevel {
     }
 }
 
+/// A reviewer's past paper, for text affinity.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Publication {
+    /// Title.
+    pub title: String,
+    /// Abstract (may be empty).
+    pub abstract_text: String,
+}
+
 /// One reviewer's bid on one paper.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Bid {
@@ -188,6 +197,9 @@ pub struct Venue {
     pub locks: Vec<(PaperIdx, ReviewerIdx)>,
     /// Bids from `bids.csv`.
     pub bids: Vec<Bid>,
+    /// Each reviewer's own past papers (`reviewer_papers.csv` or OpenReview archives), by
+    /// reviewer index; empty when the venue has none.
+    pub reviewer_papers: Vec<Vec<Publication>>,
     /// Affinities from `scores.csv`, if the venue has one.
     pub scores: Option<AffinityMatrix>,
     /// Whether papers and reviewers came with keyword files (as opposed to a bare scores file).

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use papermatch::AssignOptions;
-use papermatch::affinity::{AffinityOptions, KeywordMeasure};
+use papermatch::affinity::{AffinityOptions, KeywordMeasure, ProfileAffinity};
 use papermatch::conflicts::ConflictOptions;
 use papermatch::generate::{GenerateSpec, Layout};
 use papermatch::io::{ReadOptions, VenueFiles};
@@ -68,10 +68,17 @@ pub enum Command {
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum AffinityArg {
+    /// Keywords (TF-IDF cosine) and/or text, whichever the venue has; both are blended.
+    Auto,
     /// TF-IDF-weighted cosine of keyword sets.
     Tfidf,
     /// Jaccard similarity of keyword sets.
     Jaccard,
+    /// Text: titles and abstracts against each reviewer's own papers.
+    Text,
+    /// Keywords (TF-IDF) and text blended with --text-weight.
+    #[value(name = "keywords+text")]
+    KeywordsText,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -112,6 +119,8 @@ pub enum LayoutArg {
     Scores,
     /// papers.csv + reviewers.csv with keywords, authors, institutions.
     Keywords,
+    /// papers.csv with titles and abstracts, reviewers.csv, reviewer_papers.csv (20 each).
+    Text,
 }
 
 /// Where the venue is and how to read it.
@@ -158,9 +167,15 @@ pub struct VenueArgs {
     /// Accept scores outside [0, 1] (finite, within ±1000).
     #[arg(long)]
     pub allow_any_score: bool,
-    /// Keyword affinity measure.
-    #[arg(long, value_enum, default_value = "tfidf")]
+    /// Affinity from the profiles: keywords, text, or both.
+    #[arg(long, value_enum, default_value = "auto")]
     pub affinity: AffinityArg,
+    /// Share of text in keywords+text: (1 − W) · keywords + W · text.
+    #[arg(long, default_value_t = 0.5, value_name = "W")]
+    pub text_weight: f64,
+    /// reviewer_papers.csv (reviewer_id,title,abstract; several rows per reviewer) instead of the venue's.
+    #[arg(long, value_name = "FILE")]
+    pub reviewer_papers: Option<PathBuf>,
     /// Weight of scores.csv when the venue has both scores and keywords (weighted mean).
     #[arg(long, default_value_t = 1.0, value_name = "W")]
     pub score_weight: f64,
@@ -192,6 +207,7 @@ impl VenueArgs {
         over(&mut files.scores, &self.scores);
         over(&mut files.locks, &self.locks);
         over(&mut files.bids, &self.bids);
+        over(&mut files.reviewer_papers, &self.reviewer_papers);
         over(
             &mut files.openreview_constraints,
             &self.openreview_constraints,
@@ -230,10 +246,18 @@ impl VenueArgs {
                 progress,
             },
             affinity: AffinityOptions {
-                measure: match self.affinity {
-                    AffinityArg::Tfidf => KeywordMeasure::TfIdf,
-                    AffinityArg::Jaccard => KeywordMeasure::Jaccard,
+                profile: match self.affinity {
+                    AffinityArg::Auto => ProfileAffinity::Auto,
+                    AffinityArg::Tfidf | AffinityArg::Jaccard => ProfileAffinity::Keywords,
+                    AffinityArg::Text => ProfileAffinity::Text,
+                    AffinityArg::KeywordsText => ProfileAffinity::KeywordsText,
                 },
+                measure: match self.affinity {
+                    AffinityArg::Jaccard => KeywordMeasure::Jaccard,
+                    _ => KeywordMeasure::TfIdf,
+                },
+                text: Default::default(),
+                text_weight: self.text_weight,
                 score_weight: self.score_weight,
                 keyword_weight: self.keyword_weight,
             },
@@ -415,6 +439,7 @@ impl GenerateArgs {
             layout: match self.layout {
                 LayoutArg::Scores => Layout::Scores,
                 LayoutArg::Keywords => Layout::Keywords,
+                LayoutArg::Text => Layout::Text,
             },
             demand: self.demand,
             max_load: self.max_load,

@@ -224,3 +224,131 @@ pub fn write_hotcrp(
         },
     )
 }
+
+/// A folder in OpenReview's expertise layout: `submissions.json`
+/// (`{paper_id: {"id", "content": {"title", "abstract"}}}`) and `archives/<reviewer_id>.jsonl`
+/// (one past paper per line with the same `content` fields). Fields may also be written
+/// `{"value": "..."}`, as in OpenReview's newer API.
+#[derive(Debug)]
+pub struct Expertise {
+    submissions: Source,
+    archives: Vec<(String, Source)>,
+}
+
+#[derive(Deserialize)]
+struct Note {
+    #[serde(default)]
+    content: Content,
+}
+
+#[derive(Deserialize, Default)]
+struct Content {
+    #[serde(default)]
+    title: Field,
+    #[serde(default, rename = "abstract")]
+    abstract_text: Field,
+}
+
+/// A text field, plain or wrapped as `{"value": …}`.
+#[derive(Deserialize, Default)]
+#[serde(untagged)]
+enum Field {
+    Plain(String),
+    Wrapped {
+        value: String,
+    },
+    #[default]
+    Missing,
+}
+
+impl Field {
+    fn text(self) -> String {
+        match self {
+            Field::Plain(s) | Field::Wrapped { value: s } => s,
+            Field::Missing => String::new(),
+        }
+    }
+}
+
+impl Expertise {
+    /// Reads `dir/submissions.json` and every `dir/archives/*.jsonl` (in name order).
+    pub fn read(dir: &Path) -> Result<Expertise> {
+        let submissions = Source::read(&dir.join("submissions.json"))?;
+        let archive_dir = dir.join("archives");
+        let mut archives = Vec::new();
+        let entries = std::fs::read_dir(&archive_dir)
+            .map_err(|e| Error::io("cannot read", &archive_dir, e))?;
+        for entry in entries {
+            let path = entry
+                .map_err(|e| Error::io("cannot read", &archive_dir, e))?
+                .path();
+            if path.extension().is_some_and(|e| e == "jsonl") {
+                let id = path
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                archives.push((id, Source::read(&path)?));
+            }
+        }
+        archives.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(Expertise {
+            submissions,
+            archives,
+        })
+    }
+
+    /// Fills the venue's papers (submissions), reviewers (archive owners) and reviewers' papers.
+    pub(crate) fn fill(
+        &self,
+        venue: &mut Venue,
+        opts: &super::ReadOptions,
+        papers: &mut Interner,
+        reviewers: &mut Interner,
+    ) -> Result<()> {
+        let src = &self.submissions;
+        let notes: BTreeMap<String, Note> = serde_json::from_slice(src.bytes()).map_err(|e| {
+            InputError::file(src.name.clone(), format!("not an OpenReview submissions file: {e}"))
+                .at_line(e.line() as u64)
+                .hint("expected {\"paper_id\": {\"id\": ..., \"content\": {\"title\": ..., \"abstract\": ...}}, ...}")
+        })?;
+        for (id, note) in notes {
+            papers.intern(&id);
+            venue.papers.push(crate::model::Paper {
+                id,
+                title: note.content.title.text(),
+                abstract_text: note.content.abstract_text.text(),
+                demand: opts.default_demand,
+                ..Default::default()
+            });
+        }
+        for (id, src) in &self.archives {
+            reviewers.intern(id);
+            venue.reviewers.push(crate::model::Reviewer {
+                id: id.clone(),
+                min_load: opts.default_min_load,
+                max_load: opts.default_max_load,
+                ..Default::default()
+            });
+            let mut pubs = Vec::new();
+            for (k, line) in src.bytes().split(|&b| b == b'\n').enumerate() {
+                if line.trim_ascii().is_empty() {
+                    continue;
+                }
+                let note: Note = serde_json::from_slice(line).map_err(|e| {
+                    InputError::file(
+                        src.name.clone(),
+                        format!("not an OpenReview archive line: {e}"),
+                    )
+                    .at_line(k as u64 + 1)
+                    .hint("each line must be a JSON object with content.title and content.abstract")
+                })?;
+                pubs.push(crate::model::Publication {
+                    title: note.content.title.text(),
+                    abstract_text: note.content.abstract_text.text(),
+                });
+            }
+            venue.reviewer_papers.push(pubs);
+        }
+        Ok(())
+    }
+}

@@ -29,7 +29,8 @@ use std::path::{Path, PathBuf};
 use crate::affinity::{normalize_keyword, split_list};
 use crate::error::{Error, Result};
 use crate::model::{
-    AffinityMatrix, Bid, BidLevel, DeclaredConflict, Paper, PaperIdx, Reviewer, ReviewerIdx, Venue,
+    AffinityMatrix, Bid, BidLevel, DeclaredConflict, Paper, PaperIdx, Publication, Reviewer,
+    ReviewerIdx, Venue,
 };
 
 pub use scores::parse_score;
@@ -51,6 +52,10 @@ pub struct VenueFiles {
     pub locks: Option<PathBuf>,
     /// `bids.csv`.
     pub bids: Option<PathBuf>,
+    /// `reviewer_papers.csv`: reviewers' own papers for text affinity.
+    pub reviewer_papers: Option<PathBuf>,
+    /// A folder in OpenReview's expertise layout (`submissions.json` + `archives/`).
+    pub openreview_expertise: Option<PathBuf>,
     /// OpenReview matcher score files (headerless `paper,reviewer,score`) with their weights.
     pub openreview_scores: Vec<(PathBuf, f64)>,
     /// An OpenReview matcher constraints file (headerless `paper,reviewer,-1|0|1`).
@@ -79,6 +84,10 @@ impl VenueFiles {
             scores: pick("scores.csv"),
             locks: pick("locks.csv"),
             bids: pick("bids.csv"),
+            reviewer_papers: pick("reviewer_papers.csv"),
+            openreview_expertise: (dir.join("submissions.json").is_file()
+                && !dir.join("papers.csv").is_file())
+            .then(|| dir.to_path_buf()),
             openreview_scores: Vec::new(),
             openreview_constraints: None,
         })
@@ -164,6 +173,10 @@ pub struct VenueSources {
     pub locks: Option<Source>,
     /// `bids.csv`.
     pub bids: Option<Source>,
+    /// `reviewer_papers.csv`.
+    pub reviewer_papers: Option<Source>,
+    /// OpenReview's `submissions.json` and the `archives/<reviewer>.jsonl` files.
+    pub openreview_expertise: Option<formats::Expertise>,
     /// OpenReview score files with weights.
     pub openreview_scores: Vec<(Source, f64)>,
     /// OpenReview constraints file.
@@ -180,6 +193,12 @@ pub fn read_venue(files: &VenueFiles, opts: &ReadOptions) -> Result<Venue> {
         scores: load(&files.scores)?,
         locks: load(&files.locks)?,
         bids: load(&files.bids)?,
+        reviewer_papers: load(&files.reviewer_papers)?,
+        openreview_expertise: files
+            .openreview_expertise
+            .as_deref()
+            .map(formats::Expertise::read)
+            .transpose()?,
         openreview_scores: files
             .openreview_scores
             .iter()
@@ -198,7 +217,9 @@ pub fn read_venue_sources(src: &VenueSources, opts: &ReadOptions) -> Result<Venu
             opts.default_min_load, opts.default_max_load
         )));
     }
-    let has_scores = src.scores.is_some() || !src.openreview_scores.is_empty();
+    let has_scores = src.scores.is_some()
+        || !src.openreview_scores.is_empty()
+        || src.openreview_expertise.is_some();
     match (&src.papers, &src.reviewers) {
         (Some(_), None) | (None, Some(_)) => {
             return Err(Error::Options(
@@ -220,6 +241,9 @@ pub fn read_venue_sources(src: &VenueSources, opts: &ReadOptions) -> Result<Venu
     if let (Some(p), Some(r)) = (&src.papers, &src.reviewers) {
         venue.papers = read_papers(p, opts, &mut paper_ids)?;
         venue.reviewers = read_reviewers(r, opts, &mut reviewer_ids)?;
+        venue.has_profiles = true;
+    } else if let Some(e) = &src.openreview_expertise {
+        e.fill(&mut venue, opts, &mut paper_ids, &mut reviewer_ids)?;
         venue.has_profiles = true;
     }
     let fixed = venue.has_profiles;
@@ -249,6 +273,16 @@ pub fn read_venue_sources(src: &VenueSources, opts: &ReadOptions) -> Result<Venu
     }
     if let Some(b) = &src.bids {
         venue.bids = read_bids(b, &mut paper_ids, &mut reviewer_ids, fixed)?;
+    }
+    if let Some(rp) = &src.reviewer_papers {
+        if !fixed {
+            return Err(Error::Options(
+                "reviewer_papers.csv needs papers.csv and reviewers.csv (text affinity compares \
+                 paper texts with reviewers' papers)"
+                    .into(),
+            ));
+        }
+        read_reviewer_papers(rp, &mut reviewer_ids, &mut venue)?;
     }
     if !fixed {
         venue.papers = paper_ids
@@ -478,6 +512,28 @@ fn read_conflicts(
             reason,
         })
         .collect())
+}
+
+fn read_reviewer_papers(src: &Source, reviewers: &mut Interner, venue: &mut Venue) -> Result<()> {
+    let table = Table::parse(src, &["reviewer_id", "title"])?;
+    venue
+        .reviewer_papers
+        .resize(venue.reviewers.len(), Vec::new());
+    for row in table.rows() {
+        let r = lookup_id(
+            &row,
+            "reviewer_id",
+            reviewers,
+            true,
+            "reviewer",
+            "reviewers.csv",
+        )?;
+        venue.reviewer_papers[r as usize].push(Publication {
+            title: row.text("title")?.to_string(),
+            abstract_text: row.text("abstract")?.to_string(),
+        });
+    }
+    Ok(())
 }
 
 fn read_bids(

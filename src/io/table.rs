@@ -218,7 +218,7 @@ impl Table {
                     if record.iter().all(|f| f.iter().all(u8::is_ascii_whitespace)) {
                         continue;
                     }
-                    records.push((line, record.clone()));
+                    records.push((line, std::mem::take(&mut record)));
                 }
                 Ok(false) => break,
                 Err(e) => {

@@ -48,8 +48,12 @@ use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 use unicode_normalization::UnicodeNormalization;
 
+pub mod goldstandard;
+pub mod text;
+
 use crate::error::{Error, Result};
 use crate::model::{AffinityMatrix, SCORE_SCALE, SparseRows, Venue, score_to_units};
+pub use text::TextOptions;
 
 /// How keyword affinity is computed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -61,11 +65,31 @@ pub enum KeywordMeasure {
     Jaccard,
 }
 
+/// Which profile affinity a venue gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ProfileAffinity {
+    /// Keywords and/or text, whichever the venue has (both: blended).
+    #[default]
+    Auto,
+    /// Keywords only.
+    Keywords,
+    /// Text only (titles and abstracts against reviewers' papers).
+    Text,
+    /// Both, blended with `text_weight`.
+    KeywordsText,
+}
+
 /// How the affinity matrix is built.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AffinityOptions {
+    /// Which profile affinity: keywords, text, or both.
+    pub profile: ProfileAffinity,
     /// The keyword measure.
     pub measure: KeywordMeasure,
+    /// The text model.
+    pub text: TextOptions,
+    /// Share of text in `keywords+text`: `(1 − w) · keywords + w · text`.
+    pub text_weight: f64,
     /// Weight of `scores.csv` when a venue has both scores and keywords.
     pub score_weight: f64,
     /// Weight of keyword affinity when a venue has both scores and keywords.
@@ -75,7 +99,10 @@ pub struct AffinityOptions {
 impl Default for AffinityOptions {
     fn default() -> AffinityOptions {
         AffinityOptions {
+            profile: ProfileAffinity::Auto,
             measure: KeywordMeasure::TfIdf,
+            text: TextOptions::default(),
+            text_weight: 0.5,
             score_weight: 1.0,
             keyword_weight: 1.0,
         }
@@ -110,16 +137,13 @@ pub fn combine(
     scores: Option<AffinityMatrix>,
     opts: &AffinityOptions,
 ) -> Result<AffinityMatrix> {
-    let has_keywords = venue.has_profiles
-        && (venue.papers.iter().any(|p| !p.keywords.is_empty())
-            || venue.reviewers.iter().any(|r| !r.keywords.is_empty()));
-    match (scores, has_keywords) {
-        (Some(s), false) => Ok(s),
-        (None, _) => Ok(AffinityMatrix::Sparse(keyword_affinity(
-            venue,
-            opts.measure,
-        ))),
-        (Some(s), true) => {
+    let profile = profile_affinity(venue, opts)?;
+    match (scores, profile) {
+        (Some(s), None) => Ok(s),
+        (None, p) => Ok(AffinityMatrix::Sparse(p.unwrap_or_else(|| {
+            SparseRows::zeros(venue.papers.len(), venue.reviewers.len())
+        }))),
+        (Some(s), Some(k)) => {
             let (ws, wk) = (opts.score_weight, opts.keyword_weight);
             if !(ws.is_finite() && wk.is_finite() && ws >= 0.0 && wk >= 0.0 && ws + wk > 0.0) {
                 return Err(Error::Options(format!(
@@ -129,13 +153,54 @@ pub fn combine(
             if wk == 0.0 {
                 return Ok(s);
             }
-            let k = keyword_affinity(venue, opts.measure);
             if ws == 0.0 {
                 return Ok(AffinityMatrix::Sparse(k));
             }
             Ok(blend(&s, &k, ws / (ws + wk)))
         }
     }
+}
+
+/// The affinity from the venue's profiles (keywords, reviewers' papers), `None` when the venue
+/// has neither.
+fn profile_affinity(venue: &Venue, opts: &AffinityOptions) -> Result<Option<SparseRows>> {
+    let has_keywords = venue.has_profiles
+        && (venue.papers.iter().any(|p| !p.keywords.is_empty())
+            || venue.reviewers.iter().any(|r| !r.keywords.is_empty()));
+    let has_text = venue.reviewer_papers.iter().any(|v| !v.is_empty());
+    let which = match opts.profile {
+        ProfileAffinity::Auto => match (has_keywords, has_text) {
+            (true, true) => ProfileAffinity::KeywordsText,
+            (false, true) => ProfileAffinity::Text,
+            (true, false) => ProfileAffinity::Keywords,
+            (false, false) => return Ok(None),
+        },
+        other => other,
+    };
+    if matches!(which, ProfileAffinity::Text | ProfileAffinity::KeywordsText) && !has_text {
+        return Err(Error::Options(
+            "text affinity needs reviewers' own papers (reviewer_papers.csv or an OpenReview \
+             archives/ folder)"
+                .into(),
+        ));
+    }
+    Ok(Some(match which {
+        ProfileAffinity::Keywords | ProfileAffinity::Auto => keyword_affinity(venue, opts.measure),
+        ProfileAffinity::Text => text::text_affinity(venue, &opts.text),
+        ProfileAffinity::KeywordsText => {
+            let w = opts.text_weight;
+            if !(0.0..=1.0).contains(&w) {
+                return Err(Error::Options(format!(
+                    "--text-weight {w} must lie in [0, 1]"
+                )));
+            }
+            let k = AffinityMatrix::Sparse(keyword_affinity(venue, opts.measure));
+            match blend(&k, &text::text_affinity(venue, &opts.text), 1.0 - w) {
+                AffinityMatrix::Sparse(m) => m,
+                AffinityMatrix::Dense(_) => unreachable!("a sparse blend stays sparse"),
+            }
+        }
+    }))
 }
 
 /// `share · scores + (1 − share) · keywords`, rounded to fixed point.
@@ -403,6 +468,7 @@ mod tests {
             measure: KeywordMeasure::Jaccard,
             score_weight: 3.0,
             keyword_weight: 1.0,
+            ..AffinityOptions::default()
         };
         let m = build(&v, &opts).unwrap();
         assert_eq!(m.get(1, 0), 400_000); // (3·0.2 + 1·1.0) / 4
