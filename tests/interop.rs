@@ -1,25 +1,7 @@
 //! Evaluate, compare, report and the other systems' formats, through the real binary.
 
-use std::path::Path;
-use std::process::{Command, Output};
-
-fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_papermatch"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn path(rel: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join(rel)
-        .display()
-        .to_string()
-}
+mod common;
+use common::*;
 
 fn tiny() -> String {
     path("tests/fixtures/tiny")

@@ -1,31 +1,15 @@
 //! Text affinity: the OpenReview expertise layout, reviewer_papers.csv, the keyword blend, and
 //! the loss on the gold-standard data (skipped when that folder is absent).
 
+mod common;
+use common::*;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use papermatch::affinity::goldstandard::{loss, read_ratings};
 use papermatch::affinity::text::TextOptions;
 use papermatch::io::{ReadOptions, VenueFiles, read_venue};
-
-fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_papermatch"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn fixture(name: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
-        .display()
-        .to_string()
-}
 
 #[test]
 fn openreview_expertise_folder_is_a_venue() {

@@ -14,7 +14,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::table::{Source, Table};
-use super::{Interner, lookup_id, write_atomic, write_csv_atomic};
+use super::{Interner, lookup_id, pair_ids, write_atomic, write_csv_atomic};
 use crate::error::{Error, InputError, Result};
 use crate::model::{DeclaredConflict, PaperIdx, ReviewerIdx, Venue, units_to_score};
 use crate::solve::{Assignment, Problem};
@@ -32,22 +32,7 @@ pub(crate) fn read_openreview_constraints(
     let table = Table::parse_headerless(src, &["paper_id", "reviewer_id", "constraint"])?;
     let (mut conflicts, mut locks) = (Vec::new(), Vec::new());
     for row in table.rows() {
-        let p = PaperIdx(lookup_id(
-            &row,
-            "paper_id",
-            papers,
-            fixed,
-            "paper",
-            "papers.csv",
-        )?);
-        let r = ReviewerIdx(lookup_id(
-            &row,
-            "reviewer_id",
-            reviewers,
-            fixed,
-            "reviewer",
-            "reviewers.csv",
-        )?);
+        let (p, r) = pair_ids(&row, papers, reviewers, fixed)?;
         match row.text("constraint")? {
             "-1" => conflicts.push(DeclaredConflict {
                 paper: p,

@@ -445,6 +445,26 @@ fn read_reviewers(src: &Source, opts: &ReadOptions, ids: &mut Interner) -> Resul
     Ok(reviewers)
 }
 
+/// The paper and reviewer of a `paper_id,reviewer_id,…` row, looked up (or, for bare-score
+/// venues, interned).
+pub(crate) fn pair_ids(
+    row: &Row<'_>,
+    papers: &mut Interner,
+    reviewers: &mut Interner,
+    fixed: bool,
+) -> Result<(PaperIdx, ReviewerIdx)> {
+    let p = lookup_id(row, "paper_id", papers, fixed, "paper", "papers.csv")?;
+    let r = lookup_id(
+        row,
+        "reviewer_id",
+        reviewers,
+        fixed,
+        "reviewer",
+        "reviewers.csv",
+    )?;
+    Ok((PaperIdx(p), ReviewerIdx(r)))
+}
+
 /// Looks up (or, for bare-score venues, interns) the id in `column` of `row`.
 pub(crate) fn lookup_id(
     row: &Row<'_>,
@@ -484,16 +504,8 @@ fn read_pair_table(
     let table = Table::parse(src, &["paper_id", "reviewer_id"])?;
     let mut out = Vec::with_capacity(table.len());
     for row in table.rows() {
-        let p = lookup_id(&row, "paper_id", papers, fixed, "paper", "papers.csv")?;
-        let r = lookup_id(
-            &row,
-            "reviewer_id",
-            reviewers,
-            fixed,
-            "reviewer",
-            "reviewers.csv",
-        )?;
-        out.push((PaperIdx(p), ReviewerIdx(r), row.text("reason")?.to_string()));
+        let (p, r) = pair_ids(&row, papers, reviewers, fixed)?;
+        out.push((p, r, row.text("reason")?.to_string()));
     }
     Ok(out)
 }
@@ -545,23 +557,15 @@ fn read_bids(
     let table = Table::parse(src, &["paper_id", "reviewer_id", "bid"])?;
     let mut out = Vec::with_capacity(table.len());
     for row in table.rows() {
-        let p = lookup_id(&row, "paper_id", papers, fixed, "paper", "papers.csv")?;
-        let r = lookup_id(
-            &row,
-            "reviewer_id",
-            reviewers,
-            fixed,
-            "reviewer",
-            "reviewers.csv",
-        )?;
+        let (p, r) = pair_ids(&row, papers, reviewers, fixed)?;
         let text = row.text("bid")?;
         let level = BidLevel::parse(text).ok_or_else(|| {
             row.error("bid", format!("`{text}` is not a bid"))
                 .hint("use very high, high, neutral, low, very low, or a number from -2 to 2")
         })?;
         out.push(Bid {
-            paper: PaperIdx(p),
-            reviewer: ReviewerIdx(r),
+            paper: p,
+            reviewer: r,
             level,
         });
     }

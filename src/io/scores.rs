@@ -16,7 +16,7 @@ use rayon::prelude::*;
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::table::{Source, Table};
-use super::{Interner, ReadOptions, lookup_id};
+use super::{Interner, ReadOptions, pair_ids};
 use crate::error::{InputError, Result};
 use crate::model::{AffinityMatrix, SCORE_SCALE, SparseRows};
 
@@ -537,15 +537,8 @@ fn read_scores_csv(
     let table = Table::parse(src, &["paper_id", "reviewer_id", "score"])?;
     let mut triplets = Vec::with_capacity(table.len());
     for row in table.rows() {
-        let p = lookup_id(&row, "paper_id", papers, fixed, "paper", "papers.csv")?;
-        let r = lookup_id(
-            &row,
-            "reviewer_id",
-            reviewers,
-            fixed,
-            "reviewer",
-            "reviewers.csv",
-        )?;
+        let (p, r) = pair_ids(&row, papers, reviewers, fixed)?;
+        let (p, r) = (p.0, r.0);
         let text = row.text("score")?;
         if text.is_empty() {
             return Err(row
