@@ -60,6 +60,8 @@ pub struct ConflictOptions {
     pub institution_rule: bool,
     /// Same e-mail domain as an author.
     pub domain_rule: bool,
+    /// Forbid pairs whose bid is this level or lower (`--forbid-bid "very low"`).
+    pub forbid_bid: Option<crate::model::BidLevel>,
 }
 
 impl Default for ConflictOptions {
@@ -67,6 +69,7 @@ impl Default for ConflictOptions {
         ConflictOptions {
             institution_rule: true,
             domain_rule: true,
+            forbid_bid: None,
         }
     }
 }
@@ -86,6 +89,8 @@ impl Reasons {
     pub const DOMAIN: Reasons = Reasons(8);
     /// A locked pair, fixed before solving (used inside the solver, never reported).
     pub const LOCKED: Reasons = Reasons(16);
+    /// The reviewer's bid is at or below the forbidden level.
+    pub const BID: Reasons = Reasons(32);
 
     /// Whether all of `other`'s reasons are in `self`.
     pub fn contains(self, other: Reasons) -> bool {
@@ -102,6 +107,7 @@ impl std::fmt::Display for Reasons {
             (Reasons::INSTITUTION, "same institution"),
             (Reasons::DOMAIN, "same e-mail domain"),
             (Reasons::LOCKED, "locked"),
+            (Reasons::BID, "bid"),
         ];
         let words: Vec<&str> = names
             .iter()
@@ -220,6 +226,14 @@ impl Conflicts {
         if why.contains(Reasons::INSTITUTION) {
             parts.push(format!("same institution ({})", rev.institution.trim()));
         }
+        if why.contains(Reasons::BID) {
+            let level = venue
+                .bids
+                .iter()
+                .find(|b| b.paper == p && b.reviewer == r)
+                .map_or("", |b| b.level.label());
+            parts.push(format!("bid: {level}"));
+        }
         if why.contains(Reasons::DOMAIN) {
             let d = email_domain(&rev.email).map(org_domain).unwrap_or_default();
             parts.push(format!("same e-mail domain ({d})"));
@@ -285,6 +299,16 @@ pub fn find_conflicts(venue: &Venue, opts: &ConflictOptions) -> Conflicts {
         .iter()
         .map(|c| (c.paper.0, c.reviewer.0, Reasons::DECLARED))
         .collect();
+    if let Some(level) = opts.forbid_bid {
+        // Levels are ordered most eager first: "lower" bids compare greater.
+        pairs.extend(
+            venue
+                .bids
+                .iter()
+                .filter(|b| b.level >= level)
+                .map(|b| (b.paper.0, b.reviewer.0, Reasons::BID)),
+        );
+    }
     let found: Vec<Vec<(u32, u32, Reasons)>> = venue
         .papers
         .par_iter()
@@ -408,6 +432,7 @@ mod tests {
             &ConflictOptions {
                 institution_rule: false,
                 domain_rule: false,
+                forbid_bid: None,
             },
         );
         assert_eq!(c.len(), 3);

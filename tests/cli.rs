@@ -532,3 +532,80 @@ fn generate_is_deterministic_and_solvable() {
     let o = run(&["assign", k.path().to_str().unwrap(), "-q"]);
     assert!(o.status.success(), "{}", stderr(&o));
 }
+
+/// The tiny venue plus extra files.
+fn tiny_with(extra: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for f in ["papers.csv", "reviewers.csv"] {
+        std::fs::copy(Path::new(&fixture("tiny")).join(f), dir.path().join(f)).unwrap();
+    }
+    for (name, text) in extra {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
+    dir
+}
+
+#[test]
+fn bids_add_their_weights_and_are_counted() {
+    let bids = "paper_id,reviewer_id,bid\nP1,R3,very low\nP2,R3,Very High\nP3,R3,high\n";
+    let dir = tiny_with(&[("bids.csv", bids)]);
+    let v = dir.path().to_str().unwrap();
+    let o = run(&["assign", v]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // P2–R3 scores 0.5 + 0.3 (very high) and now beats R4's 0.707107.
+    assert!(stdout(&o).contains("P2,R3,0.800000"), "{}", stdout(&o));
+    assert!(
+        stderr(&o).contains("assigned pairs by bid: high: 1, no bid: 2, very high: 1"),
+        "{}",
+        stderr(&o)
+    );
+    let o = run(&[
+        "assign",
+        v,
+        "--bid-weights",
+        "very high=0.5",
+        "--forbid-bid",
+        "very low",
+        "-q",
+    ]);
+    assert!(stdout(&o).contains("P2,R3,1.000000"), "{}", stdout(&o));
+    assert!(!stdout(&o).contains("P1,R3"), "very low bids are forbidden");
+    let o = run(&["conflicts", v, "--forbid-bid", "very low", "-q"]);
+    assert!(stdout(&o).contains("P1,R3,bid: very low"), "{}", stdout(&o));
+    let o = run(&["assign", v, "--bid-weights", "sometimes=1"]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn locks_are_kept_and_bans_respected() {
+    // Without locks the optimum puts R3 on P1 (score 0); lock R4 there instead.
+    let locks = "paper_id,reviewer_id,forbid\nP1,R4,\nP3,R3,1\n";
+    let dir = tiny_with(&[("locks.csv", locks)]);
+    let o = run(&["assign", dir.path().to_str().unwrap(), "-q"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("P1,R4,"), "{out}");
+    assert!(
+        !out.contains("P3,R3,"),
+        "banned by the forbid column: {out}"
+    );
+    let dir = tiny_with(&[("bans.csv", "paper_id,reviewer_id,reason\nP2,R4,asked\n")]);
+    let o = run(&["conflicts", dir.path().to_str().unwrap(), "-q"]);
+    assert!(
+        stdout(&o).contains("P2,R4,declared: banned: asked"),
+        "{}",
+        stdout(&o)
+    );
+    let dir = tiny_with(&[("locks.csv", "paper_id,reviewer_id\nP1,R1\n")]);
+    let o = run(&["assign", dir.path().to_str().unwrap(), "-q"]);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "a lock on a conflicted pair is an input error"
+    );
+    assert!(
+        stderr(&o).contains("paper P1 and reviewer R1 are locked together but conflict"),
+        "{}",
+        stderr(&o)
+    );
+}

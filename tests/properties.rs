@@ -95,7 +95,19 @@ fn instance(max_p: usize, max_r: usize, max_demand: u32) -> impl Strategy<Value 
 
 /// Exhaustive search over every choice of reviewers per paper; `None` if infeasible.
 fn brute_force(inst: &Instance) -> Option<i64> {
-    fn go(inst: &Instance, p: usize, loads: &mut Vec<u32>, total: i64, best: &mut Option<i64>) {
+    brute_force_with(inst, &[])
+}
+
+/// The same, keeping only choices that contain every locked pair.
+fn brute_force_with(inst: &Instance, locks: &[(usize, usize)]) -> Option<i64> {
+    fn go(
+        inst: &Instance,
+        locks: &[(usize, usize)],
+        p: usize,
+        loads: &mut Vec<u32>,
+        total: i64,
+        best: &mut Option<i64>,
+    ) {
         if p == inst.np {
             if loads.iter().zip(&inst.min_load).all(|(l, m)| l >= m) {
                 *best = Some(best.map_or(total, |b| b.max(total)));
@@ -110,6 +122,7 @@ fn brute_force(inst: &Instance) -> Option<i64> {
         #[allow(clippy::too_many_arguments)]
         fn choose(
             inst: &Instance,
+            locks: &[(usize, usize)],
             p: usize,
             eligible: &[usize],
             k: usize,
@@ -120,7 +133,9 @@ fn brute_force(inst: &Instance) -> Option<i64> {
             best: &mut Option<i64>,
         ) {
             if pick.len() == k {
-                go(inst, p + 1, loads, total, best);
+                if locks.iter().all(|&(lp, lr)| lp != p || pick.contains(&lr)) {
+                    go(inst, locks, p + 1, loads, total, best);
+                }
                 return;
             }
             for i in start..eligible.len() {
@@ -129,16 +144,29 @@ fn brute_force(inst: &Instance) -> Option<i64> {
                     loads[r] += 1;
                     pick.push(r);
                     let w = inst.scores[p * inst.nr + r] as i64;
-                    choose(inst, p, eligible, k, i + 1, pick, loads, total + w, best);
+                    choose(
+                        inst,
+                        locks,
+                        p,
+                        eligible,
+                        k,
+                        i + 1,
+                        pick,
+                        loads,
+                        total + w,
+                        best,
+                    );
                     pick.pop();
                     loads[r] -= 1;
                 }
             }
         }
-        choose(inst, p, &eligible, k, 0, &mut pick, loads, total, best);
+        choose(
+            inst, locks, p, &eligible, k, 0, &mut pick, loads, total, best,
+        );
     }
     let mut best = None;
-    go(inst, 0, &mut vec![0; inst.nr], 0, &mut best);
+    go(inst, locks, 0, &mut vec![0; inst.nr], 0, &mut best);
     best
 }
 
@@ -199,6 +227,38 @@ proptest! {
             (Ok((a, _)), Ok((b, _))) => prop_assert_eq!(a, b),
             (Err(Error::Infeasible(_)), Err(Error::Infeasible(_))) => {}
             (a, b) => prop_assert!(false, "full {:?} vs pruned {:?}", a.map(|x| x.0), b.map(|x| x.0)),
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn locks_are_kept_and_the_rest_is_optimal(inst in instance(3, 4, 2), picks in proptest::collection::vec((0usize..3, 0usize..4), 0..3)) {
+        // Keep locks that are on eligible pairs and fit the demands and loads.
+        let mut locks: Vec<(usize, usize)> = Vec::new();
+        for (p, r) in picks {
+            let (p, r) = (p % inst.np, r % inst.nr);
+            let per_paper = locks.iter().filter(|l| l.0 == p).count() as u32;
+            let per_reviewer = locks.iter().filter(|l| l.1 == r).count() as u32;
+            if !inst.conflicted[p * inst.nr + r] && !locks.contains(&(p, r))
+                && per_paper < inst.demand[p] && per_reviewer < inst.max_load[r] {
+                locks.push((p, r));
+            }
+        }
+        locks.sort_unstable();
+        let m = inst.matrix();
+        let c = inst.conflicts();
+        let mut pb = Problem::new(&m, &c, inst.demand.clone(), inst.min_load.clone(), inst.max_load.clone());
+        pb.locks = locks.iter().map(|&(p, r)| (PaperIdx(p as u32), ReviewerIdx(r as u32))).collect();
+        match (brute_force_with(&inst, &locks), solve(&pb, &SolveOptions::default())) {
+            (Some(best), Ok(s)) => {
+                prop_assert_eq!(best, s.objective);
+                prop_assert!(check_constraints(&pb, &s.assignment).is_empty());
+            }
+            (None, Err(Error::Infeasible(_))) => {}
+            (b, s) => prop_assert!(false, "brute force {:?} vs flow {:?}", b, s.map(|x| x.objective)),
         }
     }
 }

@@ -52,7 +52,7 @@ pub mod goldstandard;
 pub mod text;
 
 use crate::error::{Error, Result};
-use crate::model::{AffinityMatrix, SCORE_SCALE, SparseRows, Venue, score_to_units};
+use crate::model::{AffinityMatrix, BidLevel, SCORE_SCALE, SparseRows, Venue, score_to_units};
 pub use text::TextOptions;
 
 /// How keyword affinity is computed.
@@ -63,6 +63,105 @@ pub enum KeywordMeasure {
     TfIdf,
     /// Jaccard similarity of the keyword sets.
     Jaccard,
+}
+
+/// What each bid level adds to a pair's affinity (a pair without a bid counts as neutral).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BidWeights {
+    /// Added for "very high", "high", "neutral", "low", "very low", in that order.
+    pub by_level: [f64; 5],
+}
+
+impl Default for BidWeights {
+    /// `very high = 0.3, high = 0.15, neutral = 0, low = -0.15, very low = -0.3`: a clear bid
+    /// moves a pair by about a third of the affinity range, so expertise still leads.
+    fn default() -> BidWeights {
+        BidWeights {
+            by_level: [0.3, 0.15, 0.0, -0.15, -0.3],
+        }
+    }
+}
+
+impl BidWeights {
+    /// The weight of one level.
+    pub fn of(&self, level: BidLevel) -> f64 {
+        let i = BidLevel::ALL.iter().position(|&l| l == level).unwrap_or(2);
+        self.by_level[i]
+    }
+
+    /// Parses overrides such as `very high=0.5,low=-0.2` on top of the defaults.
+    ///
+    /// ```
+    /// use papermatch::affinity::BidWeights;
+    /// use papermatch::model::BidLevel;
+    /// let w = BidWeights::parse("very high=0.5, Low=-0.2").unwrap();
+    /// assert_eq!(w.of(BidLevel::VeryHigh), 0.5);
+    /// assert_eq!(w.of(BidLevel::High), 0.15);
+    /// assert_eq!(w.of(BidLevel::Low), -0.2);
+    /// ```
+    pub fn parse(text: &str) -> Result<BidWeights> {
+        let mut w = BidWeights::default();
+        for item in text.split(',').map(str::trim).filter(|x| !x.is_empty()) {
+            let (name, value) = item.split_once('=').ok_or_else(|| {
+                Error::Options(format!("bid weight `{item}` is not LEVEL=NUMBER"))
+            })?;
+            let level = BidLevel::parse(name)
+                .filter(|_| !name.trim().chars().any(|c| c.is_ascii_digit()))
+                .ok_or_else(|| Error::Options(format!("`{}` is not a bid level", name.trim())))?;
+            let x: f64 = value
+                .trim()
+                .parse()
+                .ok()
+                .filter(|x: &f64| x.is_finite())
+                .ok_or_else(|| {
+                    Error::Options(format!("bid weight `{}` is not a number", value.trim()))
+                })?;
+            let i = BidLevel::ALL.iter().position(|&l| l == level).unwrap_or(2);
+            w.by_level[i] = x;
+        }
+        Ok(w)
+    }
+}
+
+/// Adds each bid's weight to its pair's affinity.
+fn add_bids(m: AffinityMatrix, venue: &Venue, weights: &BidWeights) -> AffinityMatrix {
+    if venue.bids.is_empty() || weights.by_level.iter().all(|&w| w == 0.0) {
+        return m;
+    }
+    let units = |l: BidLevel| score_to_units(weights.of(l)) as i32;
+    match m {
+        AffinityMatrix::Dense(mut a) => {
+            for b in &venue.bids {
+                a[[b.paper.ix(), b.reviewer.ix()]] += units(b.level);
+            }
+            AffinityMatrix::Dense(a)
+        }
+        AffinityMatrix::Sparse(s) => {
+            let mut extra: Vec<Vec<(u32, i32)>> = vec![Vec::new(); s.n_rows()];
+            for b in &venue.bids {
+                extra[b.paper.ix()].push((b.reviewer.0, units(b.level)));
+            }
+            let rows = (0..s.n_rows())
+                .map(|p| {
+                    let (cols, vals) = s.row(p);
+                    let mut row: Vec<(u32, i32)> =
+                        cols.iter().copied().zip(vals.iter().copied()).collect();
+                    row.append(&mut extra[p]);
+                    row.sort_unstable_by_key(|&(r, _)| r);
+                    let mut merged: Vec<(u32, i32)> = Vec::with_capacity(row.len());
+                    for (r, v) in row {
+                        match merged.last_mut() {
+                            Some(last) if last.0 == r => last.1 += v,
+                            _ => merged.push((r, v)),
+                        }
+                    }
+                    merged.retain(|&(_, v)| v != 0);
+                    merged
+                })
+                .collect();
+            AffinityMatrix::Sparse(SparseRows::from_rows(s.n_cols, rows))
+        }
+    }
 }
 
 /// Which profile affinity a venue gets.
@@ -90,6 +189,8 @@ pub struct AffinityOptions {
     pub text: TextOptions,
     /// Share of text in `keywords+text`: `(1 − w) · keywords + w · text`.
     pub text_weight: f64,
+    /// What each bid level adds to a pair's affinity.
+    pub bid_weights: BidWeights,
     /// Weight of `scores.csv` when a venue has both scores and keywords.
     pub score_weight: f64,
     /// Weight of keyword affinity when a venue has both scores and keywords.
@@ -103,6 +204,7 @@ impl Default for AffinityOptions {
             measure: KeywordMeasure::TfIdf,
             text: TextOptions::default(),
             text_weight: 0.5,
+            bid_weights: BidWeights::default(),
             score_weight: 1.0,
             keyword_weight: 1.0,
         }
@@ -138,6 +240,17 @@ pub fn combine(
     opts: &AffinityOptions,
 ) -> Result<AffinityMatrix> {
     let profile = profile_affinity(venue, opts)?;
+    let m = blend_sources(venue, scores, profile, opts)?;
+    Ok(add_bids(m, venue, &opts.bid_weights))
+}
+
+/// External scores and profile affinity, blended with the score and keyword weights.
+fn blend_sources(
+    venue: &Venue,
+    scores: Option<AffinityMatrix>,
+    profile: Option<SparseRows>,
+    opts: &AffinityOptions,
+) -> Result<AffinityMatrix> {
     match (scores, profile) {
         (Some(s), None) => Ok(s),
         (None, p) => Ok(AffinityMatrix::Sparse(p.unwrap_or_else(|| {

@@ -5,10 +5,11 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use papermatch::AssignOptions;
-use papermatch::affinity::{AffinityOptions, KeywordMeasure, ProfileAffinity};
+use papermatch::affinity::{AffinityOptions, BidWeights, KeywordMeasure, ProfileAffinity};
 use papermatch::conflicts::ConflictOptions;
 use papermatch::generate::{GenerateSpec, Layout};
 use papermatch::io::{ReadOptions, VenueFiles};
+use papermatch::model::BidLevel;
 use papermatch::solve::{SolveOptions, SolverKind};
 
 /// Assign submitted papers to reviewers: exact, fast, verified.
@@ -146,6 +147,16 @@ pub struct VenueArgs {
     /// bids.csv (paper_id,reviewer_id,bid) instead of the venue's.
     #[arg(long, value_name = "FILE")]
     pub bids: Option<PathBuf>,
+    /// What each bid adds to a pair's affinity, e.g. "very high=0.5,high=0.25" (others keep
+    /// their defaults: very high 0.3, high 0.15, neutral 0, low -0.15, very low -0.3).
+    #[arg(long, value_name = "LEVEL=W,...")]
+    pub bid_weights: Option<String>,
+    /// Forbid pairs whose bid is this level or lower, e.g. "very low".
+    #[arg(long, value_name = "LEVEL")]
+    pub forbid_bid: Option<String>,
+    /// bans.csv (paper_id,reviewer_id[,reason]): pairs that may never be assigned.
+    #[arg(long, value_name = "FILE")]
+    pub bans: Option<PathBuf>,
     /// An OpenReview matcher score file (headerless paper,reviewer,score); repeat for several.
     #[arg(long, value_name = "FILE")]
     pub openreview_scores: Vec<PathBuf>,
@@ -207,6 +218,7 @@ impl VenueArgs {
         over(&mut files.scores, &self.scores);
         over(&mut files.locks, &self.locks);
         over(&mut files.bids, &self.bids);
+        over(&mut files.bans, &self.bans);
         over(&mut files.reviewer_papers, &self.reviewer_papers);
         over(
             &mut files.openreview_constraints,
@@ -258,12 +270,27 @@ impl VenueArgs {
                 },
                 text: Default::default(),
                 text_weight: self.text_weight,
+                bid_weights: match &self.bid_weights {
+                    Some(text) => BidWeights::parse(text)?,
+                    None => BidWeights::default(),
+                },
                 score_weight: self.score_weight,
                 keyword_weight: self.keyword_weight,
             },
             conflicts: ConflictOptions {
                 institution_rule: !self.no_institution_conflicts,
                 domain_rule: !self.no_domain_conflicts,
+                forbid_bid: self
+                    .forbid_bid
+                    .as_deref()
+                    .map(|l| {
+                        BidLevel::parse(l).ok_or_else(|| {
+                            papermatch::Error::Options(format!(
+                                "--forbid-bid: `{l}` is not a bid level"
+                            ))
+                        })
+                    })
+                    .transpose()?,
             },
             solve: SolveOptions::default(),
         })

@@ -120,7 +120,8 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
             let problem = instance.problem();
             let solution = papermatch::solve::solve(&problem, &opts)?;
             write_output(&a.format, &a.output, &instance, &solution.assignment)?;
-            let summary = summarize_solution(&problem, &solution);
+            let mut summary = summarize_solution(&problem, &solution);
+            summary.bids = evaluate::bid_counts(&instance.venue, &solution.assignment);
             if let Some(path) = &a.summary {
                 write_summary(path, &summary)?;
             }

@@ -14,13 +14,10 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::table::{Source, Table};
-use super::{Interner, lookup_id, pair_ids, write_atomic, write_csv_atomic};
+use super::{Interner, Lock, lookup_id, pair_ids, write_atomic, write_csv_atomic};
 use crate::error::{Error, InputError, Result};
 use crate::model::{DeclaredConflict, PaperIdx, ReviewerIdx, Venue, units_to_score};
 use crate::solve::{Assignment, Problem};
-
-/// A pair that must be assigned.
-type Lock = (PaperIdx, ReviewerIdx);
 
 /// Reads an OpenReview constraints file: conflicts (−1) and forced assignments (1).
 pub(crate) fn read_openreview_constraints(

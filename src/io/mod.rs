@@ -52,6 +52,8 @@ pub struct VenueFiles {
     pub locks: Option<PathBuf>,
     /// `bids.csv`.
     pub bids: Option<PathBuf>,
+    /// `bans.csv`: pairs that may never be assigned.
+    pub bans: Option<PathBuf>,
     /// `reviewer_papers.csv`: reviewers' own papers for text affinity.
     pub reviewer_papers: Option<PathBuf>,
     /// A folder in OpenReview's expertise layout (`submissions.json` + `archives/`).
@@ -84,6 +86,7 @@ impl VenueFiles {
             scores: pick("scores.csv"),
             locks: pick("locks.csv"),
             bids: pick("bids.csv"),
+            bans: pick("bans.csv"),
             reviewer_papers: pick("reviewer_papers.csv"),
             openreview_expertise: (dir.join("submissions.json").is_file()
                 && !dir.join("papers.csv").is_file())
@@ -173,6 +176,8 @@ pub struct VenueSources {
     pub locks: Option<Source>,
     /// `bids.csv`.
     pub bids: Option<Source>,
+    /// `bans.csv`.
+    pub bans: Option<Source>,
     /// `reviewer_papers.csv`.
     pub reviewer_papers: Option<Source>,
     /// OpenReview's `submissions.json` and the `archives/<reviewer>.jsonl` files.
@@ -193,6 +198,7 @@ pub fn read_venue(files: &VenueFiles, opts: &ReadOptions) -> Result<Venue> {
         scores: load(&files.scores)?,
         locks: load(&files.locks)?,
         bids: load(&files.bids)?,
+        bans: load(&files.bans)?,
         reviewer_papers: load(&files.reviewer_papers)?,
         openreview_expertise: files
             .openreview_expertise
@@ -266,10 +272,23 @@ pub fn read_venue_sources(src: &VenueSources, opts: &ReadOptions) -> Result<Venu
         venue.locks.extend(locks);
     }
     if let Some(l) = &src.locks {
-        let pairs = read_pair_table(l, &mut paper_ids, &mut reviewer_ids, fixed)?;
+        let (locks, bans) = read_locks(l, &mut paper_ids, &mut reviewer_ids, fixed)?;
+        venue.locks.extend(locks);
+        venue.declared_conflicts.extend(bans);
+    }
+    if let Some(b) = &src.bans {
+        let pairs = read_pair_table(b, &mut paper_ids, &mut reviewer_ids, fixed)?;
         venue
-            .locks
-            .extend(pairs.into_iter().map(|(p, r, _)| (p, r)));
+            .declared_conflicts
+            .extend(
+                pairs
+                    .into_iter()
+                    .map(|(paper, reviewer, why)| DeclaredConflict {
+                        paper,
+                        reviewer,
+                        reason: banned(&why),
+                    }),
+            );
     }
     if let Some(b) = &src.bids {
         venue.bids = read_bids(b, &mut paper_ids, &mut reviewer_ids, fixed)?;
@@ -508,6 +527,46 @@ fn read_pair_table(
         out.push((p, r, row.text("reason")?.to_string()));
     }
     Ok(out)
+}
+
+/// A pair that must be assigned.
+pub(crate) type Lock = (PaperIdx, ReviewerIdx);
+
+fn banned(why: &str) -> String {
+    if why.is_empty() {
+        "banned".into()
+    } else {
+        format!("banned: {why}")
+    }
+}
+
+/// Reads `locks.csv`; a row whose `forbid` column is `1`, `true` or `yes` bans the pair instead.
+fn read_locks(
+    src: &Source,
+    papers: &mut Interner,
+    reviewers: &mut Interner,
+    fixed: bool,
+) -> Result<(Vec<Lock>, Vec<DeclaredConflict>)> {
+    let table = Table::parse(src, &["paper_id", "reviewer_id"])?;
+    let (mut locks, mut bans) = (Vec::new(), Vec::new());
+    for row in table.rows() {
+        let (p, r) = pair_ids(&row, papers, reviewers, fixed)?;
+        match row.text("forbid")?.to_ascii_lowercase().as_str() {
+            "" | "0" | "false" | "no" => locks.push((p, r)),
+            "1" | "true" | "yes" => bans.push(DeclaredConflict {
+                paper: p,
+                reviewer: r,
+                reason: banned(row.text("reason")?),
+            }),
+            other => {
+                return Err(row
+                    .error("forbid", format!("`{other}` is not yes or no"))
+                    .hint("write 1 (ban the pair) or 0 (lock it), or leave it empty")
+                    .into());
+            }
+        }
+    }
+    Ok((locks, bans))
 }
 
 fn read_conflicts(

@@ -107,6 +107,25 @@ pub fn paper_totals(pb: &Problem<'_>, a: &Assignment) -> Vec<i64> {
         .collect()
 }
 
+/// Assigned pairs per bid level (`no bid` for pairs without one); `None` when the venue has no
+/// bids.
+pub fn bid_counts(venue: &Venue, a: &Assignment) -> Option<BTreeMap<String, usize>> {
+    if venue.bids.is_empty() {
+        return None;
+    }
+    let level: HashMap<(u32, u32), &str> = venue
+        .bids
+        .iter()
+        .map(|b| ((b.paper.0, b.reviewer.0), b.level.label()))
+        .collect();
+    let mut counts = BTreeMap::new();
+    for (p, r) in a.pairs() {
+        let l = level.get(&(p.0, r.0)).copied().unwrap_or("no bid");
+        *counts.entry(l.to_string()).or_insert(0) += 1;
+    }
+    Some(counts)
+}
+
 /// `h[k]` is the number of reviewers with `k` papers.
 pub fn load_histogram(a: &Assignment, n_reviewers: usize) -> Vec<usize> {
     let loads = a.loads(n_reviewers);
@@ -184,19 +203,7 @@ pub fn evaluate(
         })
         .map(|p| pb.paper_ids[p].clone())
         .collect();
-    let bids = (!venue.bids.is_empty()).then(|| {
-        let level: HashMap<(u32, u32), &str> = venue
-            .bids
-            .iter()
-            .map(|b| ((b.paper.0, b.reviewer.0), b.level.label()))
-            .collect();
-        let mut counts = BTreeMap::new();
-        for (p, r) in a.pairs() {
-            let l = level.get(&(p.0, r.0)).copied().unwrap_or("no bid");
-            *counts.entry(l.to_string()).or_insert(0) += 1;
-        }
-        counts
-    });
+    let bids = bid_counts(venue, a);
     let (mut optimum, mut gap, mut gap_percent, mut note) = (None, None, None, None);
     if opts.compute_optimum {
         match crate::solve::solve(pb, &opts.solve) {

@@ -73,6 +73,8 @@ pub struct Summary {
     pub worst_paper: String,
     /// `load_histogram[k]` reviewers have load `k`.
     pub load_histogram: Vec<usize>,
+    /// Assigned pairs per bid level, when the venue has bids.
+    pub bids: Option<std::collections::BTreeMap<String, usize>>,
     /// The solver used.
     pub solver: String,
     /// Whether the result is proven optimal (certificate checked over every eligible pair).
@@ -124,6 +126,7 @@ pub fn summarize(pb: &Problem<'_>, a: &Assignment) -> Summary {
         paper_scores: Distribution::of_units(&totals),
         worst_paper: worst.map(|p| pb.paper_ids[p].clone()).unwrap_or_default(),
         load_histogram: evaluate::load_histogram(a, pb.n_reviewers()),
+        bids: None,
         solver: String::new(),
         optimal: false,
         candidate_pairs: 0,
@@ -187,6 +190,10 @@ impl Summary {
             self.paper_scores.p50,
             self.paper_scores.p90,
         );
+        if let Some(b) = &self.bids {
+            let text: Vec<String> = b.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+            s.push_str(&format!("assigned pairs by bid: {}\n", text.join(", ")));
+        }
         if !self.solver.is_empty() {
             s.push_str(&format!(
                 "solver {}: optimal (certificate checked on {} eligible pairs; {} candidate pairs, {} pricing rounds) in {:.3} s\n  (candidates {:.3} s, flow {:.3} s, pricing {:.3} s, final check {:.3} s)\n",
