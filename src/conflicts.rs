@@ -7,7 +7,7 @@
 //!   id, or to their e-mail, ignoring case);
 //! - **institution**: the reviewer's institution equals an author's institution (from the paper's
 //!   `institutions` column, or the institution of an author who is also a reviewer), compared
-//!   after [`normalize_keyword`](crate::affinity::normalize_keyword);
+//!   after [`normalize_keyword`];
 //! - **e-mail domain**: the reviewer's e-mail domain equals an author's (from author e-mails and
 //!   authors who are reviewers). Domains are compared by organisation: the last two labels, or
 //!   three when the second-level label is generic (`ox.ac.uk`, `unsw.edu.au`), so

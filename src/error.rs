@@ -3,7 +3,7 @@
 //! Every error says what went wrong and, for bad input, where: [`InputError`] carries the file,
 //! the line and the column (number and header name) like `csv::Position`, plus a hint on how to
 //! fix it. An infeasible instance is not a bare error string: [`Error::Infeasible`] carries a
-//! [`Diagnosis`](crate::solve::Diagnosis) that names the papers and reviewers involved.
+//! [`Diagnosis`] that names the papers and reviewers involved.
 
 use std::fmt;
 use std::path::PathBuf;

@@ -222,7 +222,9 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
         Command::Generate(g) => {
             let start = Instant::now();
             let spec = g.spec();
+            let spinner = papermatch::progress::spinner(!cli.quiet, "generating");
             let written = papermatch::generate::write_venue(&spec, &g.output)?;
+            spinner.finish_and_clear();
             log(
                 cli,
                 format!(

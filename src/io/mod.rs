@@ -33,7 +33,7 @@ use crate::model::{
     ReviewerIdx, Venue,
 };
 
-pub use scores::parse_score;
+pub use scores::{MAX_ABS_SCORE, parse_score};
 pub use table::{Row, Source, Table};
 pub use write::{write_atomic, write_csv_atomic};
 
@@ -106,7 +106,7 @@ pub struct ReadOptions {
     pub default_max_load: u32,
     /// Minimum load when `reviewers.csv` gives none.
     pub default_min_load: u32,
-    /// Accept scores outside [0, 1] (still finite, and within ±[`scores::MAX_ABS_SCORE`]).
+    /// Accept scores outside [0, 1] (still finite, and within ±[`MAX_ABS_SCORE`]).
     pub allow_any_score: bool,
     /// Show progress bars on stderr for long steps (only drawn on a terminal).
     pub progress: bool,

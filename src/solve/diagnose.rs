@@ -2,7 +2,7 @@
 //!
 //! [`quick`] checks the counting conditions (total demand against total capacity and total
 //! minimum load; papers with fewer eligible reviewers than their demand; reviewers with fewer
-//! eligible papers than their minimum load). [`from_flow`] reads the exact answer off a maximum
+//! eligible papers than their minimum load). `from_flow` reads the exact answer off a maximum
 //! flow: the papers whose demand could not be routed, the reviewers they can reach (a Hall
 //! violator: together they need more than those reviewers can take), and the minimum loads that
 //! stayed unmet.

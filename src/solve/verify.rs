@@ -14,7 +14,7 @@
 //!
 //! [`check_certificate`] checks all of these in exact integer arithmetic over every eligible pair
 //! of the full matrix, including pairs a solver never looked at. The same scan, collecting instead
-//! of failing, is the flow solver's pricing step ([`price`]).
+//! of failing, is the flow solver's pricing step (`price`).
 
 use rayon::prelude::*;
 
