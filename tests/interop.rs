@@ -199,3 +199,30 @@ fn report_html_has_every_chart_and_table() {
     );
     assert!(!html.contains("<script"));
 }
+
+#[test]
+fn alternates_list_best_unassigned_reviewers_with_spare_capacity() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("alternates.csv");
+    let o = run(&[
+        "assign",
+        &tiny(),
+        "-q",
+        "--alternates",
+        "2",
+        "--alternates-output",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // Assigned: P1 {R2, R3}, P2 {R4}, P3 {R3}; R1 conflicts with P1; loads R1 0/2, R2 1/2,
+    // R3 2/2, R4 1/1. Ties (score 0) go to the lower reviewer index.
+    assert_eq!(
+        std::fs::read_to_string(&out).unwrap(),
+        "paper_id,rank,reviewer_id,score,spare_capacity\n\
+         P1,1,R4,0.000000,0\n\
+         P2,1,R3,0.500000,0\n\
+         P2,2,R1,0.000000,2\n\
+         P3,1,R1,0.000000,2\n\
+         P3,2,R2,0.000000,1\n"
+    );
+}

@@ -315,6 +315,12 @@ pub struct AssignArgs {
     pub candidates: usize,
     #[command(flatten)]
     pub format: OutputFormat,
+    /// Also write, per paper, the N best eligible reviewers not assigned to it, with their spare capacity.
+    #[arg(long, value_name = "N")]
+    pub alternates: Option<usize>,
+    /// Where to write the alternates (paper_id,rank,reviewer_id,score,spare_capacity).
+    #[arg(long, default_value = "alternates.csv", value_name = "FILE")]
+    pub alternates_output: PathBuf,
 }
 
 impl AssignArgs {

@@ -120,6 +120,14 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
             let problem = instance.problem();
             let solution = papermatch::solve::solve(&problem, &opts)?;
             write_output(&a.format, &a.output, &instance, &solution.assignment)?;
+            if let Some(n) = a.alternates {
+                papermatch::report::write_alternates(
+                    &a.alternates_output,
+                    &problem,
+                    &solution.assignment,
+                    n,
+                )?;
+            }
             let mut summary = summarize_solution(&problem, &solution);
             summary.bids = evaluate::bid_counts(&instance.venue, &solution.assignment);
             if let Some(path) = &a.summary {

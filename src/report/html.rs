@@ -339,23 +339,9 @@ fn worst_table(pb: &Problem<'_>, venue: &Venue, a: &Assignment, totals: &[i64]) 
             )
         };
         let assigned_text: Vec<String> = assigned.iter().map(|r| show(r.ix())).collect();
-        let mut alternatives: Vec<(i32, usize)> = Vec::new();
-        for r in 0..pb.n_reviewers() {
-            if !pb.conflicts.contains(p, r) && !assigned.iter().any(|x| x.ix() == r) {
-                alternatives.push((pb.affinity.get(p, r), r));
-            }
-        }
-        alternatives.sort_by_key(|&(w, r)| (std::cmp::Reverse(w), r));
-        let alt_text: Vec<String> = alternatives
+        let alt_text: Vec<String> = super::alternates_of(pb, a, &loads, p, ALTERNATIVES)
             .iter()
-            .take(ALTERNATIVES)
-            .map(|&(_, r)| {
-                format!(
-                    "{} — spare {}",
-                    show(r),
-                    pb.max_load[r].saturating_sub(loads[r])
-                )
-            })
+            .map(|alt| format!("{} — spare {}", show(alt.reviewer.ix()), alt.spare))
             .collect();
         let title = venue.papers.get(p).map_or("", |x| x.title.as_str());
         let _ = write!(

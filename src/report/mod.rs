@@ -238,3 +238,77 @@ pub fn affinity_rows<'a>(pb: &'a Problem<'_>, top: Option<usize>) -> Vec<(&'a st
     rows.sort_by(|x, y| x.0.cmp(y.0).then(y.2.cmp(&x.2)).then(x.1.cmp(y.1)));
     rows
 }
+
+/// An eligible reviewer not assigned to a paper, ranked by affinity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Alternate {
+    /// The reviewer.
+    pub reviewer: crate::model::ReviewerIdx,
+    /// The pair's affinity in fixed-point units.
+    pub score: i64,
+    /// Papers the reviewer could still take (`max_load − load`).
+    pub spare: u32,
+}
+
+/// The `n` best eligible reviewers of paper `p` that `a` does not assign to it (ties to the
+/// lower index), with their spare capacity under `loads`.
+pub fn alternates_of(
+    pb: &Problem<'_>,
+    a: &Assignment,
+    loads: &[u32],
+    p: usize,
+    n: usize,
+) -> Vec<Alternate> {
+    let assigned = a.reviewers.get(p).map_or(&[][..], Vec::as_slice);
+    let conflicts = pb.conflicts.of_paper(p);
+    let mut best: Vec<(i32, usize)> = Vec::new();
+    for r in 0..pb.n_reviewers() {
+        if conflicts.binary_search(&(r as u32)).is_err() && !assigned.iter().any(|x| x.ix() == r) {
+            best.push((pb.affinity.get(p, r), r));
+        }
+    }
+    let key = |&(w, r): &(i32, usize)| (std::cmp::Reverse(w), r);
+    if best.len() > n && n > 0 {
+        best.select_nth_unstable_by_key(n - 1, key);
+    }
+    best.truncate(n);
+    best.sort_unstable_by_key(key);
+    best.into_iter()
+        .map(|(w, r)| Alternate {
+            reviewer: crate::model::ReviewerIdx(r as u32),
+            score: w as i64,
+            spare: pb.max_load[r].saturating_sub(loads[r]),
+        })
+        .collect()
+}
+
+/// Writes `paper_id,rank,reviewer_id,score,spare_capacity`: each paper's `n` best unassigned
+/// eligible reviewers, for replacing a reviewer who drops out.
+pub fn write_alternates(path: &Path, pb: &Problem<'_>, a: &Assignment, n: usize) -> Result<()> {
+    use rayon::prelude::*;
+    let loads = a.loads(pb.n_reviewers());
+    let all: Vec<Vec<Alternate>> = (0..pb.n_papers())
+        .into_par_iter()
+        .map(|p| alternates_of(pb, a, &loads, p, n))
+        .collect();
+    let mut order: Vec<usize> = (0..pb.n_papers()).collect();
+    order.sort_by(|&x, &y| pb.paper_ids[x].cmp(&pb.paper_ids[y]));
+    crate::io::write_csv_atomic(
+        path,
+        &["paper_id", "rank", "reviewer_id", "score", "spare_capacity"],
+        |w| {
+            for p in order {
+                for (k, alt) in all[p].iter().enumerate() {
+                    w.write_record([
+                        pb.paper_ids[p].as_str(),
+                        &(k + 1).to_string(),
+                        &pb.reviewer_ids[alt.reviewer.ix()],
+                        &format_units(alt.score),
+                        &alt.spare.to_string(),
+                    ])?;
+                }
+            }
+            Ok(())
+        },
+    )
+}
