@@ -127,7 +127,9 @@ pub enum LayoutArg {
 /// Where the venue is and how to read it.
 #[derive(Debug, Args)]
 pub struct VenueArgs {
-    /// Venue directory holding papers.csv, reviewers.csv, conflicts.csv and/or scores.csv.
+    /// Venue directory: papers.csv + reviewers.csv and/or scores.csv, optionally conflicts.csv,
+    /// bids.csv, locks.csv, bans.csv, reviewer_papers.csv; or OpenReview's expertise layout
+    /// (submissions.json + archives/).
     pub venue: Option<PathBuf>,
     /// papers.csv to use instead of the venue's (`-` for stdin).
     #[arg(long, value_name = "FILE")]
