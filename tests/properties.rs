@@ -197,7 +197,7 @@ fn solve_with(
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
+    #![proptest_config(ProptestConfig::with_cases(1024))]
 
     #[test]
     fn flow_equals_brute_force(inst in instance(3, 4, 2)) {
@@ -232,7 +232,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
+    #![proptest_config(ProptestConfig::with_cases(1024))]
 
     #[test]
     fn locks_are_kept_and_the_rest_is_optimal(inst in instance(3, 4, 2), picks in proptest::collection::vec((0usize..3, 0usize..4), 0..3)) {

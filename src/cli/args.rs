@@ -323,6 +323,19 @@ pub struct AssignArgs {
     /// Where to write the alternates (paper_id,rank,reviewer_id,score,spare_capacity).
     #[arg(long, default_value = "alternates.csv", value_name = "FILE")]
     pub alternates_output: PathBuf,
+    /// Randomized assignment: no pair is assigned with probability above Q (maximises expected
+    /// affinity, then samples one assignment with exactly those probabilities).
+    #[arg(long, value_name = "Q")]
+    pub max_probability: Option<f64>,
+    /// Per-pair caps for randomized assignment: paper_id,reviewer_id,max_probability (others take --max-probability, default 1).
+    #[arg(long, value_name = "FILE")]
+    pub probability_limits: Option<PathBuf>,
+    /// Write every pair's probability (paper_id,reviewer_id,probability) of a randomized assignment.
+    #[arg(long, value_name = "FILE")]
+    pub probabilities: Option<PathBuf>,
+    /// Seed of the randomized sample: the same seed gives the same assignment.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
 }
 
 impl AssignArgs {

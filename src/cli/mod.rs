@@ -80,6 +80,63 @@ fn load(cli: &Cli, v: &VenueArgs) -> anyhow::Result<Instance> {
     Ok(instance)
 }
 
+fn assign_randomized(
+    cli: &Cli,
+    a: &args::AssignArgs,
+    instance: &Instance,
+    opts: &papermatch::solve::SolveOptions,
+) -> anyhow::Result<()> {
+    use papermatch::solve::randomized::{self, PROB_SCALE, ProbabilityCaps};
+    let q = a.max_probability.unwrap_or(1.0);
+    if !(q > 0.0 && q <= 1.0) {
+        anyhow::bail!(Error::Options(format!(
+            "--max-probability {q} must lie in (0, 1]"
+        )));
+    }
+    let mut caps = ProbabilityCaps {
+        default: q,
+        pairs: Vec::new(),
+    };
+    if let Some(path) = &a.probability_limits {
+        caps.pairs = formats::read_probability_limits(path, &instance.venue)?;
+    }
+    let problem = instance.problem();
+    let r = randomized::assign_randomized(&problem, &caps, a.seed, opts)?;
+    write_output(&a.format, &a.output, instance, &r.assignment)?;
+    if let Some(path) = &a.probabilities {
+        let mut rows: Vec<(&str, &str, i32)> = Vec::new();
+        for (p, row) in r.marginals.by_paper.iter().enumerate() {
+            for &(rv, f) in row {
+                rows.push((&problem.paper_ids[p], &problem.reviewer_ids[rv.ix()], f));
+            }
+        }
+        rows.sort_unstable_by(|x, y| x.0.cmp(y.0).then(y.2.cmp(&x.2)).then(x.1.cmp(y.1)));
+        write_csv_atomic(path, &["paper_id", "reviewer_id", "probability"], |w| {
+            for (p, rv, f) in rows {
+                w.write_record([p, rv, &format!("{:.3}", f as f64 / PROB_SCALE as f64)])?;
+            }
+            Ok(())
+        })?;
+    }
+    let mut summary = papermatch::report::summarize(&problem, &r.assignment);
+    summary.bids = evaluate::bid_counts(&instance.venue, &r.assignment);
+    summary.randomized = Some(papermatch::report::RandomizedFigures {
+        seed: r.seed,
+        expected_affinity: r.marginals.expected_affinity(),
+        deterministic_optimum: r.deterministic_optimum as f64
+            / papermatch::model::SCORE_SCALE as f64,
+        ratio_to_optimum: r.ratio(),
+        max_probability_used: r.marginals.max_probability(),
+    });
+    if let Some(path) = &a.summary {
+        write_summary(path, &summary)?;
+    }
+    if !cli.quiet {
+        eprint!("{}", summary.human());
+    }
+    Ok(())
+}
+
 /// Solve options for the optimum computed by evaluate, compare and report.
 fn quiet_solve(cli: &Cli) -> papermatch::solve::SolveOptions {
     papermatch::solve::SolveOptions {
@@ -118,6 +175,9 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
             let instance = load(cli, &a.venue)?;
             let opts = a.solve_options(!cli.quiet);
             let problem = instance.problem();
+            if a.max_probability.is_some() || a.probability_limits.is_some() {
+                return assign_randomized(cli, a, &instance, &opts);
+            }
             let solution = papermatch::solve::solve(&problem, &opts)?;
             write_output(&a.format, &a.output, &instance, &solution.assignment)?;
             if let Some(n) = a.alternates {

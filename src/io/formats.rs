@@ -334,3 +334,28 @@ impl Expertise {
         Ok(())
     }
 }
+
+/// Reads per-pair probability caps: `paper_id,reviewer_id,max_probability` (with a header).
+pub fn read_probability_limits(
+    path: &Path,
+    venue: &Venue,
+) -> Result<Vec<(PaperIdx, ReviewerIdx, f64)>> {
+    let src = Source::read(path)?;
+    let (mut papers, mut reviewers) = interners(venue);
+    let table = Table::parse(&src, &["paper_id", "reviewer_id", "max_probability"])?;
+    let mut out = Vec::with_capacity(table.len());
+    for row in table.rows() {
+        let (p, r) = pair_ids(&row, &mut papers, &mut reviewers, true)?;
+        let text = row.text("max_probability")?;
+        let q: f64 = text
+            .parse()
+            .ok()
+            .filter(|q: &f64| (0.0..=1.0).contains(q))
+            .ok_or_else(|| {
+                row.error("max_probability", format!("`{text}` is not a probability"))
+                    .hint("write a number from 0 to 1")
+            })?;
+        out.push((p, r, q));
+    }
+    Ok(out)
+}

@@ -75,6 +75,8 @@ pub struct Summary {
     pub load_histogram: Vec<usize>,
     /// Assigned pairs per bid level, when the venue has bids.
     pub bids: Option<std::collections::BTreeMap<String, usize>>,
+    /// For a randomized assignment: its figures.
+    pub randomized: Option<RandomizedFigures>,
     /// The solver used.
     pub solver: String,
     /// Whether the result is proven optimal (certificate checked over every eligible pair).
@@ -89,6 +91,21 @@ pub struct Summary {
     pub solve_seconds: f64,
     /// Of which: choosing candidates, min-cost flow, pricing; then the final check.
     pub stage_seconds: StageSeconds,
+}
+
+/// Figures of a randomized assignment.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct RandomizedFigures {
+    /// The seed of the sample.
+    pub seed: u64,
+    /// Expected total affinity under the optimal marginals.
+    pub expected_affinity: f64,
+    /// The deterministic optimum.
+    pub deterministic_optimum: f64,
+    /// `expected_affinity / deterministic_optimum`.
+    pub ratio_to_optimum: f64,
+    /// The largest probability of any pair.
+    pub max_probability_used: f64,
 }
 
 /// Where the solve's time went.
@@ -127,6 +144,7 @@ pub fn summarize(pb: &Problem<'_>, a: &Assignment) -> Summary {
         worst_paper: worst.map(|p| pb.paper_ids[p].clone()).unwrap_or_default(),
         load_histogram: evaluate::load_histogram(a, pb.n_reviewers()),
         bids: None,
+        randomized: None,
         solver: String::new(),
         optimal: false,
         candidate_pairs: 0,
@@ -190,6 +208,12 @@ impl Summary {
             self.paper_scores.p50,
             self.paper_scores.p90,
         );
+        if let Some(r) = &self.randomized {
+            s.push_str(&format!(
+                "randomized (seed {}): expected affinity {:.6} = {:.4} of the deterministic optimum {:.6}; largest pair probability {:.3}\n",
+                r.seed, r.expected_affinity, r.ratio_to_optimum, r.deterministic_optimum, r.max_probability_used
+            ));
+        }
         if let Some(b) = &self.bids {
             let text: Vec<String> = b.iter().map(|(k, v)| format!("{k}: {v}")).collect();
             s.push_str(&format!("assigned pairs by bid: {}\n", text.join(", ")));

@@ -20,6 +20,7 @@ pub mod diagnose;
 pub mod flow;
 pub mod lp;
 pub mod network;
+pub mod randomized;
 pub mod verify;
 
 use std::time::Instant;

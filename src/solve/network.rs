@@ -245,7 +245,12 @@ impl Graph {
                     }
                 }
             }
-            let floor = price.iter().copied().min().unwrap_or(0) - 3 * (n as i64 + 1) * eps;
+            // In a refine from an (ALPHA·eps)-optimal flow, no price of a feasible network falls
+            // by more than about (ALPHA + 1)·n·eps (Goldberg and Tarjan's bound, which is 3·n·eps
+            // only for ALPHA = 2); twice that is a safe sign that the network has no feasible
+            // flow. Feasibility is checked before, so this only guards against a hang.
+            let floor =
+                price.iter().copied().min().unwrap_or(0) - 2 * (ALPHA + 1) * (n as i64 + 1) * eps;
             self.global_update(eps, excess, price);
             for u in 0..n {
                 current[u] = self.first[u] as usize;

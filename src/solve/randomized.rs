@@ -1,0 +1,331 @@
+//! Randomized assignment with capped pair probabilities (Jecmen, Zhang, Liu, Shah, Conitzer,
+//! Fang: "Mitigating Manipulation in Peer Review via Randomized Reviewer Assignments",
+//! NeurIPS 2020).
+//!
+//! 1. **Marginals.** Solve the fractional problem: maximise the expected total affinity
+//!    `Σ w_pr x_pr` with `Σ_r x_pr = d_p`, `min_r ≤ Σ_p x_pr ≤ max_r` and `0 ≤ x_pr ≤ q_pr`.
+//!    This is a minimum-cost flow whose pair capacities are the caps; in units of
+//!    1/[`PROB_SCALE`] every capacity is an integer, so the same exact cost-scaling solver
+//!    ([`super::network`]) solves it, and exact potentials on its residual network certify that
+//!    the marginals are optimal. Caps are therefore used to three decimals.
+//! 2. **Sampling.** Bipartite dependent rounding (Gandhi, Khuller, Parthasarathy, Srinivasan,
+//!    J. ACM 2006): repeatedly take a cycle, or a maximal path, of pairs with fractional
+//!    probability, split it into alternate halves, and move probability between them by the
+//!    largest step that keeps every value in [0, 1], in one direction or the other with the
+//!    probabilities that keep each expectation unchanged. Every pair ends at 0 or 1; each is
+//!    assigned with exactly its marginal probability; each paper gets exactly its demand (its
+//!    fractional degree is whole, so it is never the end of a path) and each reviewer gets the
+//!    floor or the ceiling of their expected load, hence within their loads. The random choices
+//!    come from a ChaCha8 stream seeded by `--seed`, so a run is reproducible.
+
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use super::network::Graph;
+use super::{Assignment, Problem};
+use crate::error::{Error, Result};
+use crate::model::{PaperIdx, ReviewerIdx};
+
+/// Probabilities are handled in units of 1/1000.
+pub const PROB_SCALE: i64 = 1000;
+
+/// Caps on pair probabilities.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ProbabilityCaps {
+    /// The cap of every pair without its own (in [0, 1]).
+    pub default: f64,
+    /// Per-pair caps that override the default.
+    pub pairs: Vec<(PaperIdx, ReviewerIdx, f64)>,
+}
+
+impl ProbabilityCaps {
+    fn units(q: f64) -> i32 {
+        (q.clamp(0.0, 1.0) * PROB_SCALE as f64 + 1e-9).floor() as i32
+    }
+}
+
+/// Optimal marginal probabilities of every pair.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Marginals {
+    /// For each paper, `(reviewer, probability in units of 1/PROB_SCALE)` with probability > 0,
+    /// by reviewer index.
+    pub by_paper: Vec<Vec<(ReviewerIdx, i32)>>,
+    /// The expected total affinity, in score units × [`PROB_SCALE`] (exact).
+    pub expected_scaled: i128,
+}
+
+impl Marginals {
+    /// The expected total affinity.
+    pub fn expected_affinity(&self) -> f64 {
+        self.expected_scaled as f64 / PROB_SCALE as f64 / crate::model::SCORE_SCALE as f64
+    }
+
+    /// The largest probability of any pair.
+    pub fn max_probability(&self) -> f64 {
+        let m = self
+            .by_paper
+            .iter()
+            .flatten()
+            .map(|&(_, f)| f)
+            .max()
+            .unwrap_or(0);
+        m as f64 / PROB_SCALE as f64
+    }
+}
+
+/// Solves for the marginals that maximise expected affinity under the caps, and certifies them.
+pub fn marginals(pb: &Problem<'_>, caps: &ProbabilityCaps) -> Result<Marginals> {
+    if !pb.locks.is_empty() {
+        return Err(Error::Options(
+            "randomized assignment does not take locks".into(),
+        ));
+    }
+    let (np, nr) = (pb.n_papers(), pb.n_reviewers());
+    let s = PROB_SCALE;
+    let mut special: Vec<Vec<(u32, i32)>> = vec![Vec::new(); np];
+    for &(p, r, q) in &caps.pairs {
+        special[p.ix()].push((r.0, ProbabilityCaps::units(q)));
+    }
+    for row in &mut special {
+        row.sort_unstable();
+    }
+    let default = ProbabilityCaps::units(caps.default);
+    let t = np + nr;
+    let mut arcs = Vec::new();
+    let mut pairs: Vec<(u32, u32)> = Vec::new();
+    for (p, own) in special.iter().enumerate() {
+        let conflicts = pb.conflicts.of_paper(p);
+        for r in 0..nr as u32 {
+            if conflicts.binary_search(&r).is_ok() {
+                continue;
+            }
+            let cap = match own.binary_search_by_key(&r, |&(x, _)| x) {
+                Ok(i) => own[i].1,
+                Err(_) => default,
+            };
+            if cap > 0 {
+                let w = pb.affinity.get(p, r as usize) as i64;
+                arcs.push((p as u32, (np + r as usize) as u32, cap, -w));
+                pairs.push((p as u32, r));
+            }
+        }
+    }
+    for r in 0..nr {
+        let room = (pb.max_load[r] - pb.min_load[r]) as i64 * s;
+        arcs.push(((np + r) as u32, t as u32, room as i32, 0));
+    }
+    let mut g = Graph::build(np + nr + 1, &arcs);
+    let mut excess = vec![0i64; np + nr + 1];
+    for (x, &d) in excess.iter_mut().zip(&pb.demand) {
+        *x = d as i64 * s;
+    }
+    let total_min: i64 = pb.min_load.iter().map(|&m| m as i64).sum();
+    for r in 0..nr {
+        excess[np + r] = -(pb.min_load[r] as i64) * s;
+    }
+    excess[t] = -(pb.total_demand() as i64 - total_min) * s;
+    // Feasibility first, so that an infeasible cap is reported, not a failed solve.
+    let reachable = feasible(pb, &arcs, &excess);
+    if let Some(missing) = reachable {
+        return Err(Error::Options(format!(
+            "no assignment meets the probability caps: {} of the {} expected assignments cannot \
+             be placed; raise --max-probability (each paper needs demand / cap eligible reviewers)",
+            format_units_prob(missing),
+            pb.total_demand()
+        )));
+    }
+    let mut price = vec![0i64; g.n()];
+    g.min_cost_flow(&mut excess, &mut price, None)?;
+    let k = g.n() as i64 + 1;
+    let mut potentials: Vec<i64> = price.iter().map(|&x| x.div_euclid(k)).collect();
+    g.exact_potentials(&mut potentials).map_err(|_| {
+        Error::Verification("the fractional assignment is not optimal (negative cycle)".into())
+    })?;
+    let mut by_paper = vec![Vec::new(); np];
+    let mut expected: i128 = 0;
+    for (i, &(p, r)) in pairs.iter().enumerate() {
+        let f = g.flow(g.forward[i] as usize);
+        if f > 0 {
+            by_paper[p as usize].push((ReviewerIdx(r), f));
+            expected += f as i128 * pb.affinity.get(p as usize, r as usize) as i128;
+        }
+    }
+    Ok(Marginals {
+        by_paper,
+        expected_scaled: expected,
+    })
+}
+
+fn format_units_prob(x: i64) -> String {
+    format!("{:.3}", x as f64 / PROB_SCALE as f64)
+}
+
+/// `None` when the balances can be met on `arcs`; else the missing amount (in probability units).
+fn feasible(pb: &Problem<'_>, arcs: &[(u32, u32, i32, i64)], excess: &[i64]) -> Option<i64> {
+    // Source → supplies, demands → sink: a plain maximum flow decides it.
+    let n = pb.n_papers() + pb.n_reviewers() + 1;
+    let (s, t) = (n, n + 1);
+    let mut all: Vec<(u32, u32, i32, i64)> =
+        arcs.iter().map(|&(u, v, c, _)| (u, v, c, 0)).collect();
+    let mut need = 0i64;
+    for (v, &e) in excess.iter().enumerate() {
+        if e > 0 {
+            all.push((s as u32, v as u32, e as i32, 0));
+            need += e;
+        } else if e < 0 {
+            all.push((v as u32, t as u32, (-e) as i32, 0));
+        }
+    }
+    let mut g = Graph::build(n + 2, &all);
+    let got = g.max_flow(s, t);
+    (got < need).then_some(need - got)
+}
+
+/// Draws one assignment whose pair probabilities are exactly `m`'s marginals.
+pub fn sample(pb: &Problem<'_>, m: &Marginals, seed: u64) -> Assignment {
+    let (np, nr) = (pb.n_papers(), pb.n_reviewers());
+    let s = PROB_SCALE as i32;
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    // Edges: (paper, reviewer, value); nodes 0..np papers, np..np+nr reviewers.
+    let mut edges: Vec<(usize, usize, i32)> = Vec::new();
+    for (p, row) in m.by_paper.iter().enumerate() {
+        for &(r, f) in row {
+            edges.push((p, np + r.ix(), f));
+        }
+    }
+    let n = np + nr;
+    let mut adj: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for (e, &(a, b, f)) in edges.iter().enumerate() {
+        if f > 0 && f < s {
+            adj[a].push(e);
+            adj[b].push(e);
+        }
+    }
+    let is_frac = |edges: &[(usize, usize, i32)], e: usize| edges[e].2 > 0 && edges[e].2 < s;
+    let other = |edges: &[(usize, usize, i32)], e: usize, v: usize| {
+        if edges[e].0 == v {
+            edges[e].1
+        } else {
+            edges[e].0
+        }
+    };
+    let mut on_path = vec![usize::MAX; n];
+    loop {
+        for list in adj.iter_mut() {
+            list.retain(|&e| edges[e].2 > 0 && edges[e].2 < s);
+        }
+        // Start at a vertex of fractional degree one if there is one (a path), else anywhere
+        // (every vertex then has degree two or more, so the walk closes a cycle).
+        let start = (0..n)
+            .find(|&v| adj[v].len() == 1)
+            .or_else(|| (0..n).find(|&v| !adj[v].is_empty()));
+        let Some(start) = start else { break };
+        let mut verts = vec![start];
+        let mut walk: Vec<usize> = Vec::new();
+        on_path[start] = 0;
+        let cycle_from = loop {
+            let v = *verts.last().expect("the walk has a vertex");
+            let came = walk.last().copied();
+            let next = adj[v]
+                .iter()
+                .copied()
+                .find(|&e| Some(e) != came && is_frac(&edges, e));
+            let Some(e) = next else { break None };
+            let w = other(&edges, e, v);
+            walk.push(e);
+            if on_path[w] != usize::MAX {
+                break Some(on_path[w]);
+            }
+            on_path[w] = verts.len();
+            verts.push(w);
+        };
+        for &v in &verts {
+            on_path[v] = usize::MAX;
+        }
+        let chosen: &[usize] = match cycle_from {
+            Some(i) => &walk[i..],
+            None => &walk,
+        };
+        let (mut alpha, mut beta) = (i32::MAX, i32::MAX);
+        for (k, &e) in chosen.iter().enumerate() {
+            let f = edges[e].2;
+            if k % 2 == 0 {
+                alpha = alpha.min(s - f);
+                beta = beta.min(f);
+            } else {
+                alpha = alpha.min(f);
+                beta = beta.min(s - f);
+            }
+        }
+        // Up by alpha on even edges with probability beta / (alpha + beta): expectations hold.
+        let up = rng.random_range(0..(alpha + beta) as u64) < beta as u64;
+        for (k, &e) in chosen.iter().enumerate() {
+            let sign = if (k % 2 == 0) == up { 1 } else { -1 };
+            edges[e].2 += sign * if up { alpha } else { beta };
+        }
+    }
+    let mut reviewers = vec![Vec::new(); np];
+    for &(p, r, f) in &edges {
+        if f == s {
+            reviewers[p].push(ReviewerIdx((r - np) as u32));
+        }
+    }
+    for list in &mut reviewers {
+        list.sort_unstable();
+    }
+    Assignment { reviewers }
+}
+
+/// A sampled assignment with the marginals it was drawn from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RandomizedSolution {
+    /// The sampled assignment (every constraint checked).
+    pub assignment: Assignment,
+    /// The optimal marginals under the caps (certified).
+    pub marginals: Marginals,
+    /// The deterministic optimum, in score units, for the ratio.
+    pub deterministic_optimum: i64,
+    /// The seed used.
+    pub seed: u64,
+}
+
+impl RandomizedSolution {
+    /// Expected affinity divided by the deterministic optimum (1 when both are 0).
+    pub fn ratio(&self) -> f64 {
+        if self.deterministic_optimum == 0 {
+            1.0
+        } else {
+            self.marginals.expected_affinity()
+                / (self.deterministic_optimum as f64 / crate::model::SCORE_SCALE as f64)
+        }
+    }
+}
+
+/// Solves the capped fractional problem, samples one assignment with `seed`, checks every
+/// constraint of the sample, and solves the deterministic problem for comparison.
+pub fn assign_randomized(
+    pb: &Problem<'_>,
+    caps: &ProbabilityCaps,
+    seed: u64,
+    opts: &super::SolveOptions,
+) -> Result<RandomizedSolution> {
+    pb.validate()?;
+    if let Some(d) = super::diagnose::quick(pb) {
+        return Err(Error::Infeasible(Box::new(d)));
+    }
+    let marginals = marginals(pb, caps)?;
+    let assignment = sample(pb, &marginals, seed);
+    if let Some(v) = super::verify::check_constraints(pb, &assignment).first() {
+        return Err(Error::Verification(format!(
+            "the sampled assignment breaks a constraint: {}",
+            v.describe(pb)
+        )));
+    }
+    let deterministic = super::solve(pb, opts)?;
+    Ok(RandomizedSolution {
+        assignment,
+        marginals,
+        deterministic_optimum: deterministic.objective,
+        seed,
+    })
+}

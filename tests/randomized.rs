@@ -1,0 +1,184 @@
+//! Randomized assignment: optimal marginals (against an independent LP), every sample
+//! feasible and within the caps, and sampled frequencies converging to the marginals.
+
+mod common;
+use common::*;
+
+use good_lp::{Expression, ProblemVariables, Solution as _, SolverModel, default_solver, variable};
+use papermatch::conflicts::{Conflicts, Reasons};
+use papermatch::model::AffinityMatrix;
+use papermatch::solve::Problem;
+use papermatch::solve::randomized::{PROB_SCALE, ProbabilityCaps, marginals, sample};
+use papermatch::solve::verify::check_constraints;
+use proptest::prelude::*;
+
+/// The capped fractional LP solved by good_lp, as an independent reference.
+fn lp_optimum(pb: &Problem<'_>, cap: f64) -> Option<f64> {
+    let (np, nr) = (pb.n_papers(), pb.n_reviewers());
+    let mut vars = ProblemVariables::new();
+    let mut obj = Expression::default();
+    let mut by_paper = vec![Expression::default(); np];
+    let mut by_reviewer = vec![Expression::default(); nr];
+    for (p, paper) in by_paper.iter_mut().enumerate() {
+        for (r, reviewer) in by_reviewer.iter_mut().enumerate() {
+            if pb.conflicts.contains(p, r) {
+                continue;
+            }
+            let x = vars.add(variable().min(0.0).max(cap));
+            obj += (pb.affinity.get(p, r) as f64 / 1e6) * x;
+            *paper += x;
+            *reviewer += x;
+        }
+    }
+    let mut model = vars.maximise(obj.clone()).using(default_solver);
+    for (p, e) in by_paper.into_iter().enumerate() {
+        model = model.with(e.eq(pb.demand[p] as f64));
+    }
+    for (r, e) in by_reviewer.into_iter().enumerate() {
+        model = model.with(e.clone().leq(pb.max_load[r] as f64));
+        model = model.with(e.geq(pb.min_load[r] as f64));
+    }
+    model.solve().ok().map(|s| s.eval(&obj))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn marginals_are_optimal_and_samples_feasible(
+        (np, nr, scores, conflicted) in (1usize..6, 2usize..7).prop_flat_map(|(np, nr)| (
+            Just(np), Just(nr),
+            proptest::collection::vec(0..=1_000_000i32, np * nr),
+            proptest::collection::vec(prop::bool::weighted(0.15), np * nr),
+        )),
+        demand in 1u32..3,
+        max_load in 1u32..4,
+        cap_k in 1usize..4,
+        seed in any::<u64>(),
+    ) {
+        let cap = [0.25, 0.5, 0.75, 1.0][cap_k];
+        let m = AffinityMatrix::Dense(ndarray::Array2::from_shape_vec((np, nr), scores).unwrap());
+        let pairs = (0..np * nr).filter(|&k| conflicted[k])
+            .map(|k| ((k / nr) as u32, (k % nr) as u32, Reasons::DECLARED)).collect();
+        let c = Conflicts::from_pairs(np, pairs);
+        let pb = Problem::new(&m, &c, vec![demand; np], vec![0; nr], vec![max_load; nr]);
+        let caps = ProbabilityCaps { default: cap, pairs: Vec::new() };
+        match (marginals(&pb, &caps), lp_optimum(&pb, cap)) {
+            (Ok(mg), Some(best)) => {
+                prop_assert!((mg.expected_affinity() - best).abs() < 1e-6, "{} vs {}", mg.expected_affinity(), best);
+                prop_assert!(mg.max_probability() <= cap + 1e-12);
+                for k in 0..5 {
+                    let a = sample(&pb, &mg, seed.wrapping_add(k));
+                    prop_assert!(check_constraints(&pb, &a).is_empty());
+                    for (p, r) in a.pairs() {
+                        prop_assert!(mg.by_paper[p.ix()].iter().any(|&(x, f)| x == r && f > 0));
+                    }
+                }
+            }
+            (Err(_), None) => {}
+            (a, b) => prop_assert!(false, "papermatch {:?} vs LP {:?}", a.map(|m| m.expected_affinity()), b),
+        }
+    }
+}
+
+#[test]
+fn sampled_frequencies_converge_to_the_marginals() {
+    // 4 papers × 5 reviewers, demand 2, max load 2, cap 0.6: many fractional marginals.
+    let scores: Vec<i32> = (0..20).map(|k| ((k * 7919) % 1000) * 1000).collect();
+    let m = AffinityMatrix::Dense(ndarray::Array2::from_shape_vec((4, 5), scores).unwrap());
+    let c = Conflicts::from_pairs(4, vec![(0, 0, Reasons::DECLARED)]);
+    let pb = Problem::new(&m, &c, vec![2; 4], vec![1; 5], vec![2; 5]);
+    let mg = marginals(
+        &pb,
+        &ProbabilityCaps {
+            default: 0.6,
+            pairs: Vec::new(),
+        },
+    )
+    .unwrap();
+    let fractional = mg
+        .by_paper
+        .iter()
+        .flatten()
+        .filter(|&&(_, f)| f < PROB_SCALE as i32)
+        .count();
+    assert!(fractional >= 4, "the test needs fractional marginals");
+    const N: u64 = 4000;
+    let mut counts = vec![vec![0u64; 5]; 4];
+    for seed in 0..N {
+        let a = sample(&pb, &mg, seed);
+        assert!(check_constraints(&pb, &a).is_empty(), "seed {seed}");
+        for (p, r) in a.pairs() {
+            counts[p.ix()][r.ix()] += 1;
+        }
+    }
+    for (p, row) in counts.iter().enumerate() {
+        for (r, &count) in row.iter().enumerate() {
+            let prob = mg.by_paper[p]
+                .iter()
+                .find(|x| x.0.ix() == r)
+                .map_or(0, |x| x.1) as f64
+                / PROB_SCALE as f64;
+            let freq = count as f64 / N as f64;
+            // Five standard deviations: a sampler off by 0.04 on any pair fails.
+            let tol = 5.0 * (prob * (1.0 - prob) / N as f64).sqrt() + 1e-9;
+            assert!(
+                (freq - prob).abs() <= tol,
+                "pair ({p}, {r}): frequency {freq} vs probability {prob}"
+            );
+            if prob == 0.0 {
+                assert_eq!(count, 0);
+            }
+        }
+    }
+}
+
+#[test]
+fn cli_randomized_run_respects_the_cap_and_is_reproducible() {
+    let dir = tempfile::tempdir().unwrap();
+    let probs = dir.path().join("p.csv");
+    let summary = dir.path().join("s.json");
+    let example = path("examples/want-workshop");
+    let args = |seed: &str| {
+        run(&[
+            "assign",
+            &example,
+            "--max-probability",
+            "0.5",
+            "--seed",
+            seed,
+            "--probabilities",
+            probs.to_str().unwrap(),
+            "--summary",
+            summary.to_str().unwrap(),
+            "-q",
+        ])
+    };
+    let a = args("3");
+    assert!(a.status.success(), "{}", stderr(&a));
+    assert_eq!(a.stdout, args("3").stdout, "same seed, same sample");
+    assert_ne!(a.stdout, args("4").stdout, "another seed, another sample");
+    let text = std::fs::read_to_string(&probs).unwrap();
+    let max = text
+        .lines()
+        .skip(1)
+        .map(|l| l.rsplit(',').next().unwrap().parse::<f64>().unwrap())
+        .fold(0.0, f64::max);
+    assert!(max <= 0.5);
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+    let r = &json["randomized"];
+    assert!(r["ratio_to_optimum"].as_f64().unwrap() <= 1.0);
+    assert!(r["max_probability_used"].as_f64().unwrap() <= 0.5);
+    let o = run(&["assign", &example, "--max-probability", "0.1", "-q"]);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "a cap too low to cover the demand is refused"
+    );
+    assert!(
+        stderr(&o).contains("no assignment meets the probability caps"),
+        "{}",
+        stderr(&o)
+    );
+}
