@@ -244,23 +244,16 @@ impl Default for TextOptions {
 /// ```
 pub fn tokens(text: &str, stem: bool) -> Vec<String> {
     let stemmer = Stemmer::create(Algorithm::English);
-    tokenize(text, stem.then_some(&stemmer), &stop_set())
+    let stop = stop_set();
+    let mut vocab = LocalVocab::new(stem.then_some(&stemmer), &stop);
+    let ids = vocab.field(text, &mut String::new());
+    ids.into_iter()
+        .map(|t| vocab.names[t as usize].clone())
+        .collect()
 }
 
 fn stop_set() -> FxHashSet<&'static str> {
     STOP_WORDS.iter().copied().collect()
-}
-
-fn tokenize(text: &str, stemmer: Option<&Stemmer>, stop: &FxHashSet<&'static str>) -> Vec<String> {
-    text.split(|c: char| !c.is_alphanumeric())
-        .filter(|w| w.chars().count() > 1 && !w.chars().all(|c| c.is_ascii_digit()))
-        .map(str::to_lowercase)
-        .filter(|w| !stop.contains(w.as_str()))
-        .map(|w| match stemmer {
-            Some(s) => s.stem(&w).into_owned(),
-            None => w,
-        })
-        .collect()
 }
 
 /// A document's fields.
@@ -289,7 +282,26 @@ const DROPPED: u32 = u32::MAX;
 /// vocabulary of the millions of bigrams a big venue has, and rare collisions.
 const BIGRAM_BUCKETS: u64 = 1 << 24;
 
-impl LocalVocab<'_> {
+impl<'s> LocalVocab<'s> {
+    fn new(stemmer: Option<&'s Stemmer>, stop: &'s FxHashSet<&'static str>) -> LocalVocab<'s> {
+        LocalVocab {
+            stemmer,
+            stop,
+            words: FxHashMap::default(),
+            terms: FxHashMap::default(),
+            names: Vec::new(),
+        }
+    }
+
+    /// The kept terms of one field, in order.
+    fn field(&mut self, text: &str, buf: &mut String) -> Vec<u32> {
+        text.split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .map(|raw| self.word(raw, buf))
+            .filter(|&t| t != DROPPED)
+            .collect()
+    }
+
     /// The term of one raw word, or `DROPPED`.
     fn word(&mut self, raw: &str, buf: &mut String) -> u32 {
         buf.clear();
@@ -356,24 +368,16 @@ fn vectorize(docs: &[Doc<'_>], opts: &TextOptions) -> (Vec<Counts>, usize) {
         .par_chunks(chunk)
         .map(|chunk| {
             let stemmer = Stemmer::create(Algorithm::English);
-            let mut vocab = LocalVocab {
-                stemmer: opts.stem.then_some(&stemmer),
-                stop: &stop,
-                words: FxHashMap::default(),
-                terms: FxHashMap::default(),
-                names: Vec::new(),
-            };
+            let mut vocab = LocalVocab::new(opts.stem.then_some(&stemmer), &stop);
             let mut buf = String::new();
-            let mut field = |text: &str, vocab: &mut LocalVocab<'_>| -> Vec<u32> {
-                text.split(|c: char| !c.is_alphanumeric())
-                    .filter(|w| !w.is_empty())
-                    .map(|raw| vocab.word(raw, &mut buf))
-                    .filter(|&t| t != DROPPED)
-                    .collect()
-            };
             let fields = chunk
                 .iter()
-                .map(|d| (field(d.title, &mut vocab), field(d.body, &mut vocab)))
+                .map(|d| {
+                    (
+                        vocab.field(d.title, &mut buf),
+                        vocab.field(d.body, &mut buf),
+                    )
+                })
                 .collect();
             (vocab.names, fields)
         })
