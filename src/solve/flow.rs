@@ -29,7 +29,7 @@
 
 use rayon::prelude::*;
 
-use super::network::Graph;
+use super::network::{ArcSpec, Graph};
 use super::{Assignment, Certificate, Problem, Solution, SolveStats, Solver, diagnose, verify};
 use crate::error::{Error, Result};
 use crate::model::{AffinityMatrix, ReviewerIdx};
@@ -159,10 +159,37 @@ impl Solver for FlowSolver {
     }
 }
 
+/// The arcs reviewer → sink of capacity `(max − min) · scale`, in reviewer order.
+pub(crate) fn reviewer_arcs<'p>(
+    pb: &'p Problem<'_>,
+    scale: i64,
+) -> impl Iterator<Item = ArcSpec> + 'p {
+    let (np, t) = (pb.n_papers(), pb.n_papers() + pb.n_reviewers());
+    (0..pb.n_reviewers()).map(move |r| {
+        let room = (pb.max_load[r] - pb.min_load[r]) as i64 * scale;
+        ((np + r) as u32, t as u32, room as i32, 0)
+    })
+}
+
+/// Node balances of the network in units of `1 / scale`: each paper supplies its demand, each
+/// reviewer absorbs its minimum load, the sink the rest.
+pub(crate) fn balances(pb: &Problem<'_>, scale: i64) -> Vec<i64> {
+    let (np, nr) = (pb.n_papers(), pb.n_reviewers());
+    let mut excess = vec![0i64; np + nr + 1];
+    for (x, &d) in excess.iter_mut().zip(&pb.demand) {
+        *x = d as i64 * scale;
+    }
+    let total_min: i64 = pb.min_load.iter().map(|&m| m as i64).sum();
+    for (r, &m) in pb.min_load.iter().enumerate() {
+        excess[np + r] = -(m as i64) * scale;
+    }
+    excess[np + nr] = -(pb.total_demand() as i64 - total_min) * scale;
+    excess
+}
+
 /// The flow network of [`super::verify`] restricted to `pairs`, with its node balances.
 fn network(pb: &Problem<'_>, pairs: &[Vec<u32>]) -> (Graph, Vec<i64>) {
     let (np, nr) = (pb.n_papers(), pb.n_reviewers());
-    let t = np + nr;
     let n_pairs: usize = pairs.iter().map(Vec::len).sum();
     let mut arcs = Vec::with_capacity(n_pairs + nr);
     for (p, rs) in pairs.iter().enumerate() {
@@ -171,23 +198,8 @@ fn network(pb: &Problem<'_>, pairs: &[Vec<u32>]) -> (Graph, Vec<i64>) {
             arcs.push((p as u32, (np + r as usize) as u32, 1, -w));
         }
     }
-    for r in 0..nr {
-        arcs.push((
-            (np + r) as u32,
-            t as u32,
-            (pb.max_load[r] - pb.min_load[r]) as i32,
-            0,
-        ));
-    }
-    let mut excess = vec![0i64; np + nr + 1];
-    for (x, &d) in excess.iter_mut().zip(&pb.demand) {
-        *x = d as i64;
-    }
-    let total_min: i64 = pb.min_load.iter().map(|&m| m as i64).sum();
-    for r in 0..nr {
-        excess[np + r] = -(pb.min_load[r] as i64);
-    }
-    excess[t] = -(pb.total_demand() as i64 - total_min);
+    arcs.extend(reviewer_arcs(pb, 1));
+    let excess = balances(pb, 1);
     (Graph::build(np + nr + 1, &arcs), excess)
 }
 

@@ -22,7 +22,7 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::network::Graph;
-use super::{Assignment, Problem};
+use super::{Assignment, Problem, flow};
 use crate::error::{Error, Result};
 use crate::model::{PaperIdx, ReviewerIdx};
 
@@ -90,7 +90,6 @@ pub fn marginals(pb: &Problem<'_>, caps: &ProbabilityCaps) -> Result<Marginals> 
         row.sort_unstable();
     }
     let default = ProbabilityCaps::units(caps.default);
-    let t = np + nr;
     let mut arcs = Vec::new();
     let mut pairs: Vec<(u32, u32)> = Vec::new();
     for (p, own) in special.iter().enumerate() {
@@ -110,20 +109,9 @@ pub fn marginals(pb: &Problem<'_>, caps: &ProbabilityCaps) -> Result<Marginals> 
             }
         }
     }
-    for r in 0..nr {
-        let room = (pb.max_load[r] - pb.min_load[r]) as i64 * s;
-        arcs.push(((np + r) as u32, t as u32, room as i32, 0));
-    }
+    arcs.extend(flow::reviewer_arcs(pb, s));
     let mut g = Graph::build(np + nr + 1, &arcs);
-    let mut excess = vec![0i64; np + nr + 1];
-    for (x, &d) in excess.iter_mut().zip(&pb.demand) {
-        *x = d as i64 * s;
-    }
-    let total_min: i64 = pb.min_load.iter().map(|&m| m as i64).sum();
-    for r in 0..nr {
-        excess[np + r] = -(pb.min_load[r] as i64) * s;
-    }
-    excess[t] = -(pb.total_demand() as i64 - total_min) * s;
+    let mut excess = flow::balances(pb, s);
     // Feasibility first, so that an infeasible cap is reported, not a failed solve.
     let reachable = feasible(pb, &arcs, &excess);
     if let Some(missing) = reachable {
