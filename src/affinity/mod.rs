@@ -123,6 +123,19 @@ impl BidWeights {
     }
 }
 
+/// Sorts `(index, value)` pairs by index and adds up the values of repeated indices.
+pub(crate) fn merge_sorted<T: Copy + std::ops::AddAssign>(mut v: Vec<(u32, T)>) -> Vec<(u32, T)> {
+    v.sort_unstable_by_key(|&(i, _)| i);
+    let mut out: Vec<(u32, T)> = Vec::with_capacity(v.len());
+    for (i, x) in v {
+        match out.last_mut() {
+            Some(last) if last.0 == i => last.1 += x,
+            _ => out.push((i, x)),
+        }
+    }
+    out
+}
+
 /// Adds each bid's weight to its pair's affinity.
 fn add_bids(m: AffinityMatrix, venue: &Venue, weights: &BidWeights) -> AffinityMatrix {
     if venue.bids.is_empty() || weights.by_level.iter().all(|&w| w == 0.0) {
@@ -147,14 +160,7 @@ fn add_bids(m: AffinityMatrix, venue: &Venue, weights: &BidWeights) -> AffinityM
                     let mut row: Vec<(u32, i32)> =
                         cols.iter().copied().zip(vals.iter().copied()).collect();
                     row.append(&mut extra[p]);
-                    row.sort_unstable_by_key(|&(r, _)| r);
-                    let mut merged: Vec<(u32, i32)> = Vec::with_capacity(row.len());
-                    for (r, v) in row {
-                        match merged.last_mut() {
-                            Some(last) if last.0 == r => last.1 += v,
-                            _ => merged.push((r, v)),
-                        }
-                    }
+                    let mut merged = merge_sorted(row);
                     merged.retain(|&(_, v)| v != 0);
                     merged
                 })

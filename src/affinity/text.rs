@@ -411,25 +411,12 @@ fn vectorize(docs: &[Doc<'_>], opts: &TextOptions) -> (Vec<Counts>, usize) {
                     }
                     v.extend(ids.iter().map(|&t| (t, weight)));
                 }
-                merge_counts(v)
+                super::merge_sorted(v)
             })
         })
         .collect();
     let n_terms = n_unigrams + if bigrams { BIGRAM_BUCKETS as usize } else { 0 };
     (vectors, n_terms)
-}
-
-/// Sorts `(term, weight)` pairs by term and adds up repeats.
-fn merge_counts(mut v: Counts) -> Counts {
-    v.sort_unstable_by_key(|&(t, _)| t);
-    let mut out: Counts = Vec::with_capacity(v.len());
-    for (t, w) in v {
-        match out.last_mut() {
-            Some(last) if last.0 == t => last.1 += w,
-            _ => out.push((t, w)),
-        }
-    }
-    out
 }
 
 /// Weighted, length-normalised document vectors.
