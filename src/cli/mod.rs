@@ -138,7 +138,7 @@ fn assign_randomized(
 }
 
 /// Solve options for the optimum computed by evaluate, compare and report.
-fn quiet_solve(cli: &Cli) -> papermatch::solve::SolveOptions {
+fn optimum_solve_options(cli: &Cli) -> papermatch::solve::SolveOptions {
     papermatch::solve::SolveOptions {
         progress: !cli.quiet,
         ..Default::default()
@@ -226,7 +226,7 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
         Command::Evaluate(e) => {
             let instance = load(cli, &e.venue)?;
             let a = read_assignment(&e.assignment, &instance.venue)?;
-            let opts = e.measure.options(quiet_solve(cli));
+            let opts = e.measure.options(optimum_solve_options(cli));
             let ev = evaluate::evaluate(&instance.problem(), &instance.venue, &a, &opts);
             print!(
                 "{}",
@@ -242,7 +242,7 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
             let instance = load(cli, &c.venue)?;
             let a = read_assignment(&c.a, &instance.venue)?;
             let b = read_assignment(&c.b, &instance.venue)?;
-            let opts = c.measure.options(quiet_solve(cli));
+            let opts = c.measure.options(optimum_solve_options(cli));
             let cmp = evaluate::compare(
                 &instance.problem(),
                 &instance.venue,
@@ -268,7 +268,7 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
                 &problem,
                 &instance.venue,
                 &a,
-                &r.measure.options(quiet_solve(cli)),
+                &r.measure.options(optimum_solve_options(cli)),
             );
             let title = r.title.clone().unwrap_or_else(|| {
                 r.venue

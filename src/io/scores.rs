@@ -262,9 +262,7 @@ pub(super) fn read_scores(
 /// Dense when at least half the pairs are given, sparse otherwise; absent pairs score 0.
 fn assemble(np: usize, nr: usize, values: Vec<i32>, seen: &[u64], present: u64) -> AffinityMatrix {
     if present as usize * 2 >= np * nr {
-        let mut values = values;
         // A pair given with a score keeps it; others are 0 already.
-        values.shrink_to_fit();
         return AffinityMatrix::Dense(
             Array2::from_shape_vec((np, nr), values).expect("grid has np × nr cells"),
         );

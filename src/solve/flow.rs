@@ -45,8 +45,6 @@ const MAX_FULL_GRAPH_PAIRS: usize = 60_000_000;
 pub struct FlowSolver {
     /// Candidate reviewers per paper; 0 chooses `max(3 · max demand + 6, 12)`.
     pub candidates: usize,
-    /// Show progress on stderr.
-    pub progress: bool,
 }
 
 impl Solver for FlowSolver {

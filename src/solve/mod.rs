@@ -292,7 +292,6 @@ pub fn solve(problem: &Problem<'_>, opts: &SolveOptions) -> Result<Solution> {
     let mut solution = match opts.solver {
         SolverKind::Flow => FlowSolver {
             candidates: opts.candidates,
-            progress: opts.progress,
         }
         .solve(problem)?,
         SolverKind::Lp => LpSolver.solve(problem)?,
