@@ -609,3 +609,62 @@ fn locks_are_kept_and_bans_respected() {
         stderr(&o)
     );
 }
+
+#[test]
+fn fair_objective_and_floor_on_a_hand_checked_venue() {
+    let scores = format!("{}/scores.csv", fixture("fair"));
+    let base = [
+        "assign",
+        "--scores",
+        &scores,
+        "--reviewers-per-paper",
+        "1",
+        "--max-load",
+        "1",
+        "-q",
+    ];
+    // The most total (a–x 1.0 + b–y 0.2) leaves b with 0.2; max-min gives both 0.5.
+    let total = run(&base);
+    assert!(total.status.success(), "{}", stderr(&total));
+    assert!(stdout(&total).contains("a,x,1.000000\nb,y,0.200000"));
+    let dir = tempfile::tempdir().unwrap();
+    let summary = dir.path().join("s.json");
+    let mut args = base.to_vec();
+    args.extend([
+        "--objective",
+        "fair",
+        "--summary",
+        summary.to_str().unwrap(),
+    ]);
+    let fair = run(&args);
+    assert!(fair.status.success(), "{}", stderr(&fair));
+    assert_eq!(
+        stdout(&fair),
+        "paper_id,reviewer_id,score\na,y,0.500000\nb,x,0.500000\n"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+    assert_eq!(json["fair"]["rounds"][0]["worst"], 0.5);
+    assert_eq!(json["fair"]["rounds"][0]["gap"], 0.0);
+    assert_eq!(json["fair"]["exact"], true);
+    assert_eq!(json["paper_scores"]["min"], 0.5);
+    // A floor of 0.4 forces the same; 0.6 is out of b's reach (0.5 at best) and is diagnosed.
+    let mut args = base.to_vec();
+    args.extend(["--min-paper-score", "0.4"]);
+    let floor = run(&args);
+    assert!(floor.status.success(), "{}", stderr(&floor));
+    assert!(stdout(&floor).contains("a,y,0.500000\nb,x,0.500000"));
+    let mut args = base.to_vec();
+    args.extend(["--min-paper-score", "0.6"]);
+    let bad = run(&args);
+    assert_eq!(bad.status.code(), Some(3));
+    assert!(
+        stderr(&bad).contains("paper b can reach at most 0.500000"),
+        "{}",
+        stderr(&bad)
+    );
+    // Randomized and fair do not mix.
+    let mut args = base.to_vec();
+    args.extend(["--objective", "fair", "--max-probability", "0.5"]);
+    assert_eq!(run(&args).status.code(), Some(2));
+}

@@ -10,6 +10,7 @@ use papermatch::conflicts::ConflictOptions;
 use papermatch::generate::{GenerateSpec, Layout};
 use papermatch::io::{ReadOptions, VenueFiles};
 use papermatch::model::BidLevel;
+use papermatch::solve::fair::{FairOptions, Objective};
 use papermatch::solve::{SolveOptions, SolverKind};
 
 /// Assign submitted papers to reviewers: exact, fast, verified.
@@ -336,9 +337,57 @@ pub struct AssignArgs {
     /// Seed of the randomized sample: the same seed gives the same assignment.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// What to maximise: total affinity, or the worst-off paper's total first and then the
+    /// total (max-min, lexicographic).
+    #[arg(long, value_enum, default_value = "total")]
+    pub objective: ObjectiveArg,
+    /// Max-min rounds for --objective fair: after each round but the last, the papers at the
+    /// minimum keep their reviewers and the next round raises the minimum of the others.
+    #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub fair_rounds: u32,
+    /// Every paper's total affinity must be at least T (a score, like 1.5).
+    #[arg(long, value_name = "T")]
+    pub min_paper_score: Option<f64>,
+    /// Flow solves per fairness stage on venues too big for the exact integer program; more
+    /// can narrow the proven gap.
+    #[arg(long, default_value_t = 40, value_name = "N")]
+    pub fair_iterations: usize,
+}
+
+/// What to maximise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ObjectiveArg {
+    /// Total affinity.
+    Total,
+    /// The worst-off paper first, then total affinity.
+    Fair,
 }
 
 impl AssignArgs {
+    /// The fairness options, when the objective or a floor asks for them.
+    pub fn fair_options(&self) -> anyhow::Result<Option<FairOptions>> {
+        let min_paper_score = match self.min_paper_score {
+            Some(t) if !t.is_finite() => anyhow::bail!(papermatch::Error::Options(format!(
+                "--min-paper-score {t} is not a number"
+            ))),
+            Some(t) => Some(papermatch::model::score_to_units(t)),
+            None => None,
+        };
+        if self.objective == ObjectiveArg::Total && min_paper_score.is_none() {
+            return Ok(None);
+        }
+        Ok(Some(FairOptions {
+            objective: match self.objective {
+                ObjectiveArg::Total => Objective::Total,
+                ObjectiveArg::Fair => Objective::Fair,
+            },
+            rounds: self.fair_rounds as usize,
+            min_paper_score,
+            iterations: self.fair_iterations,
+            ..FairOptions::default()
+        }))
+    }
+
     pub fn solve_options(&self, progress: bool) -> SolveOptions {
         SolveOptions {
             solver: match self.solver {

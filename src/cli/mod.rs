@@ -175,21 +175,40 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
             let instance = load(cli, &a.venue)?;
             let opts = a.solve_options(!cli.quiet);
             let problem = instance.problem();
+            let fair = a.fair_options()?;
             if a.max_probability.is_some() || a.probability_limits.is_some() {
+                if fair.is_some() {
+                    anyhow::bail!(Error::Options(
+                        "randomized assignment (--max-probability, --probability-limits) cannot \
+                         be combined with --objective fair or --min-paper-score"
+                            .into()
+                    ));
+                }
                 return assign_randomized(cli, a, &instance, &opts);
             }
-            let solution = papermatch::solve::solve(&problem, &opts)?;
-            write_output(&a.format, &a.output, &instance, &solution.assignment)?;
+            let (assignment, mut summary) = match &fair {
+                Some(f) => {
+                    let s = papermatch::solve::fair::solve_fair(&problem, &opts, f)?;
+                    let mut summary = papermatch::report::summarize(&problem, &s.assignment);
+                    summary.fair = Some(papermatch::report::FairFigures::of(&s));
+                    (s.assignment, summary)
+                }
+                None => {
+                    let s = papermatch::solve::solve(&problem, &opts)?;
+                    let summary = summarize_solution(&problem, &s);
+                    (s.assignment, summary)
+                }
+            };
+            write_output(&a.format, &a.output, &instance, &assignment)?;
             if let Some(n) = a.alternates {
                 papermatch::report::write_alternates(
                     &a.alternates_output,
                     &problem,
-                    &solution.assignment,
+                    &assignment,
                     n,
                 )?;
             }
-            let mut summary = summarize_solution(&problem, &solution);
-            summary.bids = evaluate::bid_counts(&instance.venue, &solution.assignment);
+            summary.bids = evaluate::bid_counts(&instance.venue, &assignment);
             if let Some(path) = &a.summary {
                 write_summary(path, &summary)?;
             }

@@ -96,17 +96,6 @@ impl Distribution {
     }
 }
 
-/// Total affinity of each paper's reviewers, in fixed-point units.
-pub fn paper_totals(pb: &Problem<'_>, a: &Assignment) -> Vec<i64> {
-    (0..pb.n_papers())
-        .map(|p| {
-            a.reviewers.get(p).map_or(0, |rs| {
-                rs.iter().map(|r| pb.affinity.get(p, r.ix()) as i64).sum()
-            })
-        })
-        .collect()
-}
-
 /// Assigned pairs per bid level (`no bid` for pairs without one); `None` when the venue has no
 /// bids.
 pub fn bid_counts(venue: &Venue, a: &Assignment) -> Option<BTreeMap<String, usize>> {
@@ -190,7 +179,7 @@ pub fn evaluate(
         .iter()
         .map(|v| v.describe(pb))
         .collect();
-    let totals = paper_totals(pb, a);
+    let totals = a.paper_totals(pb.affinity);
     let total: i64 = totals.iter().sum();
     let worst = (0..totals.len()).min_by_key(|&p| (totals[p], p));
     let threshold = (opts.expertise_threshold * SCORE_SCALE as f64).round() as i64;

@@ -13,7 +13,7 @@
 
 use std::fmt::Write as _;
 
-use super::evaluate::{Evaluation, paper_totals};
+use super::evaluate::Evaluation;
 use crate::model::{SCORE_SCALE, Venue, units_to_score};
 use crate::solve::{Assignment, Problem};
 
@@ -196,7 +196,7 @@ pub fn render(
     a: &Assignment,
     ev: &Evaluation,
 ) -> String {
-    let totals = paper_totals(pb, a);
+    let totals = a.paper_totals(pb.affinity);
     let max_total = totals.iter().copied().max().unwrap_or(0).max(1);
     let paper_chart = bar_chart(
         "paper-totals",

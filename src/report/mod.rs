@@ -77,6 +77,8 @@ pub struct Summary {
     pub bids: Option<std::collections::BTreeMap<String, usize>>,
     /// For a randomized assignment: its figures.
     pub randomized: Option<RandomizedFigures>,
+    /// For a fair objective or a score floor: the proven bounds.
+    pub fair: Option<FairFigures>,
     /// The solver used.
     pub solver: String,
     /// Whether the result is proven optimal (certificate checked over every eligible pair).
@@ -108,6 +110,69 @@ pub struct RandomizedFigures {
     pub max_probability_used: f64,
 }
 
+/// Figures of a fair assignment (`--objective fair`, `--min-paper-score`): what was found and
+/// what is proven.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct FairFigures {
+    /// `"milp"` (exact integer program) or `"lagrangian"` (flows with proven bounds).
+    pub method: String,
+    /// The max-min rounds: the minimum found and its proven upper bound.
+    pub rounds: Vec<FairRoundFigures>,
+    /// The floor every paper not fixed by an earlier round meets.
+    pub floor: Option<f64>,
+    /// Total affinity found under the floor.
+    pub total: f64,
+    /// Proven upper bound on the total under the same floor.
+    pub total_bound: f64,
+    /// `total_bound − total`: 0 when proven optimal.
+    pub total_gap: f64,
+    /// Whether every stage is proven optimal.
+    pub exact: bool,
+    /// Flow solves (or integer programs) made.
+    pub solves: usize,
+    /// Seconds spent.
+    pub seconds: f64,
+}
+
+/// One max-min round of [`FairFigures`].
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct FairRoundFigures {
+    /// The worst paper total found.
+    pub worst: f64,
+    /// Proven upper bound on it.
+    pub bound: f64,
+    /// `bound − worst`: 0 when proven optimal.
+    pub gap: f64,
+    /// Papers at the minimum.
+    pub papers_at_minimum: usize,
+}
+
+impl FairFigures {
+    /// The figures of a fair solution.
+    pub fn of(s: &crate::solve::fair::FairSolution) -> FairFigures {
+        FairFigures {
+            method: s.method.to_string(),
+            rounds: s
+                .rounds
+                .iter()
+                .map(|r| FairRoundFigures {
+                    worst: units_to_score(r.worst),
+                    bound: units_to_score(r.bound),
+                    gap: units_to_score(r.bound - r.worst),
+                    papers_at_minimum: r.at_minimum,
+                })
+                .collect(),
+            floor: s.floor.map(units_to_score),
+            total: units_to_score(s.objective),
+            total_bound: units_to_score(s.objective_bound),
+            total_gap: units_to_score(s.objective_bound - s.objective),
+            exact: s.exact(),
+            solves: s.flow_solves,
+            seconds: s.seconds,
+        }
+    }
+}
+
 /// Where the solve's time went.
 #[derive(Debug, Clone, PartialEq, Default, Serialize)]
 pub struct StageSeconds {
@@ -123,7 +188,7 @@ pub struct StageSeconds {
 
 /// Figures of an assignment for any problem (no solver information).
 pub fn summarize(pb: &Problem<'_>, a: &Assignment) -> Summary {
-    let totals = evaluate::paper_totals(pb, a);
+    let totals = a.paper_totals(pb.affinity);
     let worst = (0..totals.len()).min_by_key(|&p| (totals[p], p));
     let total: i64 = totals.iter().sum();
     let pairs = a.len();
@@ -145,6 +210,7 @@ pub fn summarize(pb: &Problem<'_>, a: &Assignment) -> Summary {
         load_histogram: evaluate::load_histogram(a, pb.n_reviewers()),
         bids: None,
         randomized: None,
+        fair: None,
         solver: String::new(),
         optimal: false,
         candidate_pairs: 0,
@@ -212,6 +278,28 @@ impl Summary {
             s.push_str(&format!(
                 "randomized (seed {}): expected affinity {:.6} = {:.4} of the deterministic optimum {:.6}; largest pair probability {:.3}\n",
                 r.seed, r.expected_affinity, r.ratio_to_optimum, r.deterministic_optimum, r.max_probability_used
+            ));
+        }
+        if let Some(f) = &self.fair {
+            for (k, r) in f.rounds.iter().enumerate() {
+                s.push_str(&format!(
+                    "max-min round {}: worst paper {:.6}, proven bound {:.6} (gap {:.6}), {} paper(s) at the minimum\n",
+                    k + 1, r.worst, r.bound, r.gap, r.papers_at_minimum
+                ));
+            }
+            s.push_str(&format!(
+                "{}: total {:.6}, proven bound {:.6} (gap {:.6}){}; {} solves ({}) in {:.2} s\n",
+                match f.floor {
+                    Some(t) => format!("every paper at least {t:.6}"),
+                    None => "no floor".into(),
+                },
+                f.total,
+                f.total_bound,
+                f.total_gap,
+                if f.exact { ", proven optimal" } else { "" },
+                f.solves,
+                f.method,
+                f.seconds
             ));
         }
         if let Some(b) = &self.bids {

@@ -11,6 +11,7 @@ use std::fmt;
 
 use super::Problem;
 use super::network::Graph;
+use crate::model::format_units;
 
 /// The reasons an instance is infeasible.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -35,6 +36,12 @@ pub struct Diagnosis {
     pub unmet_min_loads: Vec<String>,
     /// Assignments missing in the best attempt: demand plus minimum loads not covered.
     pub missing: u64,
+    /// Papers whose best possible total (their best eligible reviewers) is below the score
+    /// floor: `(id, best possible, floor)` in score units.
+    pub below_floor: Vec<(String, i64, i64)>,
+    /// A floor every paper can reach alone but not all together: the proven bound on the worst
+    /// paper's total, the floor (score units), and the papers that carry the bound.
+    pub floor_bound: Option<(i64, i64, Vec<String>)>,
 }
 
 const SHOW: usize = 20;
@@ -114,6 +121,43 @@ impl fmt::Display for Diagnosis {
         }
         if self.missing > 0 {
             writeln!(f, "- capacity missing: {} assignment(s)", self.missing)?;
+        }
+        for (id, best, floor) in self.below_floor.iter().take(SHOW) {
+            writeln!(
+                f,
+                "- paper {id} can reach at most {} with its best eligible reviewers, below the \
+                 floor {}",
+                format_units(*best),
+                format_units(*floor)
+            )?;
+        }
+        if self.below_floor.len() > SHOW {
+            writeln!(f, "- … {} such papers in all", self.below_floor.len())?;
+        }
+        if !self.below_floor.is_empty() {
+            writeln!(
+                f,
+                "  fix: lower --min-paper-score, or add reviewers suited to these papers"
+            )?;
+        }
+        if let Some((bound, floor, papers)) = &self.floor_bound {
+            writeln!(
+                f,
+                "- each paper can reach the floor {} alone, but not all together: no assignment \
+                 gives every paper more than {}",
+                format_units(*floor),
+                format_units(*bound)
+            )?;
+            writeln!(
+                f,
+                "  the papers that compete for the same reviewers: {}",
+                list(papers)
+            )?;
+            writeln!(
+                f,
+                "  fix: lower --min-paper-score to at most {}, or raise those reviewers' loads",
+                format_units(*bound)
+            )?;
         }
         Ok(())
     }

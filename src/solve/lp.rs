@@ -10,7 +10,10 @@
 //! The default backend is the pure-Rust `microlp` (dense simplex: fine to a few hundred
 //! thousand pairs); the `highs` cargo feature switches to HiGHS.
 
-use good_lp::{Expression, ProblemVariables, Solution as _, SolverModel, Variable, variable};
+use good_lp::{
+    Constraint, Expression, ProblemVariables, Solution as GoodLpSolution, SolverModel, Variable,
+    variable,
+};
 
 use super::{Assignment, Certificate, Problem, Solution, SolveStats, Solver, diagnose, flow};
 use crate::error::{Error, Result};
@@ -30,52 +33,164 @@ impl Solver for LpSolver {
     }
 
     fn solve(&self, pb: &Problem<'_>) -> Result<Solution> {
-        let (np, nr) = (pb.n_papers(), pb.n_reviewers());
-        let mut vars = ProblemVariables::new();
-        let mut pairs: Vec<(usize, usize, Variable)> = Vec::new();
-        let mut objective = Expression::default();
-        for p in 0..np {
-            for r in 0..nr {
-                if pb.conflicts.contains(p, r) {
-                    continue;
+        let mut m = PairModel::new(pb, false);
+        let objective = m.total(pb, |_| true) * (1.0 / SCORE_SCALE as f64);
+        let constraints = m.assignment_constraints(pb);
+        let vars = std::mem::take(&mut m.vars);
+        let solved = vars
+            .maximise(objective)
+            .using(backend)
+            .with_all(constraints)
+            .solve()
+            .map_err(|e| match e {
+                good_lp::ResolutionError::Infeasible => {
+                    match diagnose::check(pb, &flow::all_eligible(pb)) {
+                        Err(d) => Error::Infeasible(d),
+                        Ok(()) => Error::Solver(
+                            "the LP backend reports infeasible, but a maximum flow finds a \
+                             feasible assignment; try --solver flow"
+                                .into(),
+                        ),
+                    }
                 }
-                let x = vars.add(variable().min(0.0).max(1.0));
-                let w = pb.affinity.get(p, r) as f64 / SCORE_SCALE as f64;
-                objective += w * x;
-                pairs.push((p, r, x));
+                other => Error::Solver(other.to_string()),
+            })?;
+        let assignment = m.read(pb, &solved)?;
+        let potentials = flow::certify(pb, &assignment)?;
+        let objective = assignment.objective(pb.affinity);
+        Ok(Solution {
+            assignment,
+            objective,
+            certificate: Certificate { potentials },
+            stats: SolveStats {
+                solver: self.name(),
+                candidate_pairs: m.pairs.len(),
+                eligible_pairs: m.pairs.len() as u64,
+                ..SolveStats::default()
+            },
+        })
+    }
+}
+
+#[cfg(feature = "highs")]
+use good_lp::solvers::highs::highs as backend;
+#[cfg(not(feature = "highs"))]
+use good_lp::solvers::microlp::microlp as backend;
+
+/// What [`fair_milp`] optimises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FairGoal {
+    /// Maximise the smallest total of the active papers.
+    MaxMin,
+    /// Maximise the total affinity with every active paper's total at least this many units.
+    Floor(i64),
+}
+
+/// The integer program of a fairness goal through good_lp with binary variables (branch and
+/// bound): exact, for small instances. Paper `p`'s total is `offsets[p] + Σ_r w_pr x_pr`; only
+/// papers with `active[p]` are constrained. `Ok(None)` when the floor cannot be met.
+pub(crate) fn fair_milp(
+    pb: &Problem<'_>,
+    offsets: &[i64],
+    active: &[bool],
+    goal: FairGoal,
+) -> Result<Option<Assignment>> {
+    let mut m = PairModel::new(pb, true);
+    let mut constraints = m.assignment_constraints(pb);
+    let worst = (goal == FairGoal::MaxMin).then(|| m.vars.add(variable()));
+    // Paper totals in score units (integers, exact in f64).
+    for p in (0..pb.n_papers()).filter(|&p| active[p]) {
+        let total = m.total(pb, |q| q == p) + offsets[p] as f64;
+        constraints.push(match (goal, worst) {
+            (FairGoal::MaxMin, Some(t)) => total.geq(t),
+            // Totals are integers: half a unit of slack absorbs rounding in the solver.
+            (FairGoal::Floor(floor), _) => total.geq(floor as f64 - 0.5),
+            (FairGoal::MaxMin, None) => unreachable!("max-min has a worst-total variable"),
+        });
+    }
+    let objective = match worst {
+        Some(t) => t.into(),
+        None => m.total(pb, |_| true),
+    };
+    let vars = std::mem::take(&mut m.vars);
+    match vars
+        .maximise(objective)
+        .using(backend)
+        .with_all(constraints)
+        .solve()
+    {
+        Ok(solved) => m.read(pb, &solved).map(Some),
+        Err(good_lp::ResolutionError::Infeasible) => Ok(None),
+        Err(e) => Err(Error::Solver(e.to_string())),
+    }
+}
+
+/// The good_lp model of an assignment: a variable per eligible pair, in `[0, 1]` or binary.
+pub(crate) struct PairModel {
+    /// The variables (taken out to build the model).
+    pub(crate) vars: ProblemVariables,
+    /// `(paper, reviewer, x_pr)` for every eligible pair, by paper then reviewer.
+    pub(crate) pairs: Vec<(usize, usize, Variable)>,
+}
+
+impl PairModel {
+    /// A variable for every eligible pair of `pb`.
+    pub(crate) fn new(pb: &Problem<'_>, binary: bool) -> PairModel {
+        let mut vars = ProblemVariables::new();
+        let mut pairs = Vec::new();
+        for p in 0..pb.n_papers() {
+            for r in 0..pb.n_reviewers() {
+                if !pb.conflicts.contains(p, r) {
+                    let v = if binary {
+                        variable().binary()
+                    } else {
+                        variable().min(0.0).max(1.0)
+                    };
+                    pairs.push((p, r, vars.add(v)));
+                }
             }
         }
-        let mut by_paper = vec![Expression::default(); np];
-        let mut by_reviewer = vec![Expression::default(); nr];
-        for &(p, r, x) in &pairs {
+        PairModel { vars, pairs }
+    }
+
+    /// `Σ w_pr x_pr` in score units over the papers `keep` accepts.
+    pub(crate) fn total(&self, pb: &Problem<'_>, keep: impl Fn(usize) -> bool) -> Expression {
+        let mut e = Expression::default();
+        for &(p, r, x) in self.pairs.iter().filter(|t| keep(t.0)) {
+            e += pb.affinity.get(p, r) as f64 * x;
+        }
+        e
+    }
+
+    /// Every paper's demand and every reviewer's loads.
+    pub(crate) fn assignment_constraints(&self, pb: &Problem<'_>) -> Vec<Constraint> {
+        let mut by_paper = vec![Expression::default(); pb.n_papers()];
+        let mut by_reviewer = vec![Expression::default(); pb.n_reviewers()];
+        for &(p, r, x) in &self.pairs {
             by_paper[p] += x;
             by_reviewer[r] += x;
         }
-        let mut model = vars.maximise(objective).using(backend);
-        for (p, e) in by_paper.into_iter().enumerate() {
-            model = model.with(e.eq(pb.demand[p] as f64));
+        let mut out = Vec::with_capacity(pb.n_papers() + 2 * pb.n_reviewers());
+        for (e, &d) in by_paper.into_iter().zip(&pb.demand) {
+            out.push(e.eq(d as f64));
         }
         for (r, e) in by_reviewer.into_iter().enumerate() {
-            model = model.with(e.clone().leq(pb.max_load[r] as f64));
             if pb.min_load[r] > 0 {
-                model = model.with(e.geq(pb.min_load[r] as f64));
+                out.push(e.clone().geq(pb.min_load[r] as f64));
             }
+            out.push(e.leq(pb.max_load[r] as f64));
         }
-        let solved = model.solve().map_err(|e| match e {
-            good_lp::ResolutionError::Infeasible => {
-                match diagnose::check(pb, &flow::all_eligible(pb)) {
-                    Err(d) => Error::Infeasible(d),
-                    Ok(()) => Error::Solver(
-                        "the LP backend reports infeasible, but a maximum flow finds a feasible \
-                         assignment; try --solver flow"
-                            .into(),
-                    ),
-                }
-            }
-            other => Error::Solver(other.to_string()),
-        })?;
-        let mut reviewers = vec![Vec::new(); np];
-        for &(p, r, x) in &pairs {
+        out
+    }
+
+    /// The assignment of a solution, checking that every value is within 10⁻⁶ of 0 or 1.
+    pub(crate) fn read(
+        &self,
+        pb: &Problem<'_>,
+        solved: &impl GoodLpSolution,
+    ) -> Result<Assignment> {
+        let mut reviewers = vec![Vec::new(); pb.n_papers()];
+        for &(p, r, x) in &self.pairs {
             let v = solved.value(x);
             if (v - v.round()).abs() > 1e-6 {
                 return Err(Error::Solver(format!(
@@ -87,24 +202,6 @@ impl Solver for LpSolver {
                 reviewers[p].push(ReviewerIdx(r as u32));
             }
         }
-        let assignment = Assignment { reviewers };
-        let potentials = flow::certify(pb, &assignment)?;
-        let objective = assignment.objective(pb.affinity);
-        Ok(Solution {
-            assignment,
-            objective,
-            certificate: Certificate { potentials },
-            stats: SolveStats {
-                solver: self.name(),
-                candidate_pairs: pairs.len(),
-                eligible_pairs: pairs.len() as u64,
-                ..SolveStats::default()
-            },
-        })
+        Ok(Assignment { reviewers })
     }
 }
-
-#[cfg(feature = "highs")]
-use good_lp::solvers::highs::highs as backend;
-#[cfg(not(feature = "highs"))]
-use good_lp::solvers::microlp::microlp as backend;

@@ -17,6 +17,7 @@
 //! the total ([`verify`]). An infeasible instance gets a [`Diagnosis`].
 
 pub mod diagnose;
+pub mod fair;
 pub mod flow;
 pub mod lp;
 pub mod network;
@@ -202,6 +203,17 @@ impl Assignment {
         self.len() == 0
     }
 
+    /// Each paper's total score in fixed-point units (a paper missing from the assignment has 0).
+    pub fn paper_totals(&self, affinity: &AffinityMatrix) -> Vec<i64> {
+        (0..affinity.n_papers())
+            .map(|p| {
+                self.reviewers.get(p).map_or(0, |rs| {
+                    rs.iter().map(|r| affinity.get(p, r.ix()) as i64).sum()
+                })
+            })
+            .collect()
+    }
+
     /// Total score in fixed-point units.
     pub fn objective(&self, affinity: &AffinityMatrix) -> i64 {
         self.pairs()
@@ -322,84 +334,121 @@ pub fn solve(problem: &Problem<'_>, opts: &SolveOptions) -> Result<Solution> {
     Ok(solution)
 }
 
-/// Locked pairs are fixed first: each takes one slot of its paper's demand and of its
-/// reviewer's loads, and may not be chosen again. The rest is an ordinary problem, solved and
-/// certified as such; the locked pairs are then added back and every constraint of the original
-/// problem (locks included) is checked. The certificate proves optimality among assignments that
-/// contain the locks.
-fn solve_with_locks(problem: &Problem<'_>, opts: &SolveOptions) -> Result<Solution> {
-    let (np, nr) = (problem.n_papers(), problem.n_reviewers());
-    let mut per_paper = vec![0u32; np];
-    let mut per_reviewer = vec![0u32; nr];
-    for &(p, r) in &problem.locks {
-        if p.ix() >= np || r.ix() >= nr {
-            return Err(Error::Options(
-                "a lock names an unknown paper or reviewer".into(),
-            ));
+/// A problem with its locked pairs taken out: each lock takes one slot of its paper's demand and
+/// of its reviewer's loads, and is blocked from being chosen again.
+pub(crate) struct Unlocked {
+    blocked: Conflicts,
+    demand: Vec<u32>,
+    min_load: Vec<u32>,
+    max_load: Vec<u32>,
+    /// Score of each paper's locked pairs.
+    pub(crate) locked_score: Vec<i64>,
+}
+
+impl Unlocked {
+    /// Checks the locks of `problem` (known pairs, no conflicts, within demand and loads) and
+    /// takes them out.
+    pub(crate) fn new(problem: &Problem<'_>) -> Result<Unlocked> {
+        let (np, nr) = (problem.n_papers(), problem.n_reviewers());
+        let mut per_paper = vec![0u32; np];
+        let mut per_reviewer = vec![0u32; nr];
+        let mut locked_score = vec![0i64; np];
+        for &(p, r) in &problem.locks {
+            if p.ix() >= np || r.ix() >= nr {
+                return Err(Error::Options(
+                    "a lock names an unknown paper or reviewer".into(),
+                ));
+            }
+            if let Some(why) = problem.conflicts.reasons(p.ix(), r.ix()) {
+                return Err(Error::Options(format!(
+                    "paper {} and reviewer {} are locked together but conflict ({why}); remove \
+                     the lock or the conflict",
+                    problem.paper_ids[p.ix()],
+                    problem.reviewer_ids[r.ix()]
+                )));
+            }
+            per_paper[p.ix()] += 1;
+            per_reviewer[r.ix()] += 1;
+            locked_score[p.ix()] += problem.affinity.get(p.ix(), r.ix()) as i64;
         }
-        if let Some(why) = problem.conflicts.reasons(p.ix(), r.ix()) {
+        if let Some(p) = (0..np).find(|&p| per_paper[p] > problem.demand[p]) {
             return Err(Error::Options(format!(
-                "paper {} and reviewer {} are locked together but conflict ({why}); remove the \
-                 lock or the conflict",
-                problem.paper_ids[p.ix()],
-                problem.reviewer_ids[r.ix()]
+                "paper {} has {} locked reviewers but needs only {}",
+                problem.paper_ids[p], per_paper[p], problem.demand[p]
             )));
         }
-        per_paper[p.ix()] += 1;
-        per_reviewer[r.ix()] += 1;
-    }
-    if let Some(p) = (0..np).find(|&p| per_paper[p] > problem.demand[p]) {
-        return Err(Error::Options(format!(
-            "paper {} has {} locked reviewers but needs only {}",
-            problem.paper_ids[p], per_paper[p], problem.demand[p]
-        )));
-    }
-    if let Some(r) = (0..nr).find(|&r| per_reviewer[r] > problem.max_load[r]) {
-        return Err(Error::Options(format!(
-            "reviewer {} is locked to {} papers but takes at most {}",
-            problem.reviewer_ids[r], per_reviewer[r], problem.max_load[r]
-        )));
-    }
-    let mut pairs: Vec<(u32, u32, Reasons)> = problem
-        .conflicts
-        .iter()
-        .map(|(p, r, why)| (p.0, r.0, why))
-        .collect();
-    pairs.extend(
-        problem
-            .locks
+        if let Some(r) = (0..nr).find(|&r| per_reviewer[r] > problem.max_load[r]) {
+            return Err(Error::Options(format!(
+                "reviewer {} is locked to {} papers but takes at most {}",
+                problem.reviewer_ids[r], per_reviewer[r], problem.max_load[r]
+            )));
+        }
+        let mut pairs: Vec<(u32, u32, Reasons)> = problem
+            .conflicts
             .iter()
-            .map(|&(p, r)| (p.0, r.0, Reasons::LOCKED)),
-    );
-    let blocked = Conflicts::from_pairs(np, pairs);
-    let rest = Problem {
-        affinity: problem.affinity,
-        conflicts: &blocked,
-        demand: (0..np).map(|p| problem.demand[p] - per_paper[p]).collect(),
-        min_load: (0..nr)
-            .map(|r| problem.min_load[r].saturating_sub(per_reviewer[r]))
-            .collect(),
-        max_load: (0..nr)
-            .map(|r| problem.max_load[r] - per_reviewer[r])
-            .collect(),
-        paper_ids: problem.paper_ids.clone(),
-        reviewer_ids: problem.reviewer_ids.clone(),
-        locks: Vec::new(),
-    };
-    let mut solution = solve(&rest, opts)?;
-    for &(p, r) in &problem.locks {
-        solution.assignment.reviewers[p.ix()].push(r);
-        solution.objective += problem.affinity.get(p.ix(), r.ix()) as i64;
+            .map(|(p, r, why)| (p.0, r.0, why))
+            .collect();
+        pairs.extend(
+            problem
+                .locks
+                .iter()
+                .map(|&(p, r)| (p.0, r.0, Reasons::LOCKED)),
+        );
+        Ok(Unlocked {
+            blocked: Conflicts::from_pairs(np, pairs),
+            demand: (0..np).map(|p| problem.demand[p] - per_paper[p]).collect(),
+            min_load: (0..nr)
+                .map(|r| problem.min_load[r].saturating_sub(per_reviewer[r]))
+                .collect(),
+            max_load: (0..nr)
+                .map(|r| problem.max_load[r] - per_reviewer[r])
+                .collect(),
+            locked_score,
+        })
     }
-    for list in &mut solution.assignment.reviewers {
+
+    /// The problem without locks, with the same scores and ids as `problem`.
+    pub(crate) fn problem<'s>(&'s self, problem: &Problem<'s>) -> Problem<'s> {
+        Problem {
+            affinity: problem.affinity,
+            conflicts: &self.blocked,
+            demand: self.demand.clone(),
+            min_load: self.min_load.clone(),
+            max_load: self.max_load.clone(),
+            paper_ids: problem.paper_ids.clone(),
+            reviewer_ids: problem.reviewer_ids.clone(),
+            locks: Vec::new(),
+        }
+    }
+}
+
+/// Adds the locked pairs of `problem` back to an assignment of its [`Unlocked`] problem and checks
+/// every constraint of `problem`, locks included.
+pub(crate) fn add_locks(problem: &Problem<'_>, assignment: &mut Assignment) -> Result<()> {
+    for &(p, r) in &problem.locks {
+        assignment.reviewers[p.ix()].push(r);
+    }
+    for list in &mut assignment.reviewers {
         list.sort_unstable();
     }
-    let violations = verify::check_constraints(problem, &solution.assignment);
+    let violations = verify::check_constraints(problem, assignment);
     if let Some(v) = violations.first() {
         return Err(Error::Verification(format!(
             "with locks added back, the assignment breaks a constraint: {}",
             v.describe(problem)
         )));
     }
+    Ok(())
+}
+
+/// Locked pairs are fixed first ([`Unlocked`]). The rest is an ordinary problem, solved and
+/// certified as such; the locked pairs are then added back and every constraint of the original
+/// problem (locks included) is checked. The certificate proves optimality among assignments that
+/// contain the locks.
+fn solve_with_locks(problem: &Problem<'_>, opts: &SolveOptions) -> Result<Solution> {
+    let unlocked = Unlocked::new(problem)?;
+    let mut solution = solve(&unlocked.problem(problem), opts)?;
+    solution.objective += unlocked.locked_score.iter().sum::<i64>();
+    add_locks(problem, &mut solution.assignment)?;
     Ok(solution)
 }
