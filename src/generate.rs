@@ -8,7 +8,8 @@
 //!   (`u` uniform noise), six decimals, plus a `conflicts.csv` with about 1 % of the pairs.
 //! - **`keywords` layout**: `papers.csv` (3–6 keywords of the primary topic, usually one of the
 //!   secondary, sometimes a random one; 2–4 authors, some of them reviewers; a `demand` column)
-//!   and `reviewers.csv` (keywords of both topics, an e-mail at one of `R/50` institutions or at
+//!   and `reviewers.csv` (keywords of both topics, a `seniority` column (about 30 % senior), an
+//!   e-mail at one of `R/50` institutions or at
 //!   a webmail domain, a `max_load` column), plus a few declared conflicts. Authors come from
 //!   twice as many institutions as reviewers, half of them without reviewers. Authorship, institution
 //!   and domain rules then give about 1 % conflicts.
@@ -274,7 +275,7 @@ pub fn write_venue(spec: &GenerateSpec, dir: &Path) -> Result<Vec<String>> {
             write_blocks(
                 dir,
                 "reviewers.csv",
-                "reviewer_id,name,email,institution,keywords,max_load\n",
+                "reviewer_id,name,email,institution,seniority,keywords,max_load\n",
                 spec.reviewers,
                 |r, buf| {
                     let mut rng = stream(spec.seed, 6, r);
@@ -289,9 +290,12 @@ pub fn write_venue(spec: &GenerateSpec, dir: &Path) -> Result<Vec<String>> {
                     } else {
                         format!("inst{inst}.edu")
                     };
+                    // About a third of the reviewers are senior, from a stream of their own.
+                    let senior = stream(spec.seed, 12, r).random::<f64>() < 0.3;
                     writeln!(
                         buf,
-                        "r{r},Reviewer {r},r{r}@{domain},Institute {inst},{},{max_load}",
+                        "r{r},Reviewer {r},r{r}@{domain},Institute {inst},{},{},{max_load}",
+                        if senior { "senior" } else { "junior" },
                         kws.join(";")
                     )
                     .expect("writing to a Vec");

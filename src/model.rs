@@ -71,6 +71,9 @@ pub struct Reviewer {
     pub min_load: u32,
     /// Most papers this reviewer may get.
     pub max_load: u32,
+    /// Every other column of reviewers.csv (and `institution`), by lower-case column name, with
+    /// trimmed lower-case values: what composition rules select on (`seniority=senior`).
+    pub attributes: std::collections::BTreeMap<String, String>,
 }
 
 /// A conflict of interest declared in `conflicts.csv`.

@@ -668,3 +668,84 @@ fn fair_objective_and_floor_on_a_hand_checked_venue() {
     args.extend(["--objective", "fair", "--max-probability", "0.5"]);
     assert_eq!(run(&args).status.code(), Some(2));
 }
+
+#[test]
+fn composition_rules_on_a_hand_checked_venue() {
+    // R1 and R2 are the seniors (and both at Inst A); without rules P2 gets only juniors.
+    let venue = fixture("rules");
+    let plain = run(&["assign", &venue, "-q"]);
+    assert!(stdout(&plain).contains("P2,R3,0.900000\nP2,R4,0.800000"));
+    // One senior each, or one reviewer per institution each: the optimum is 2.0, unique.
+    let expected = "paper_id,reviewer_id,score\nP1,R1,0.900000\nP1,R4,0.100000\nP2,R3,0.900000\nP2,R2,0.100000\n";
+    for rule in [
+        &["--at-least", "1", "seniority=senior"][..],
+        &["--at-most", "1", "per", "institution"][..],
+        &[
+            "--at-most",
+            "1",
+            "per",
+            "institution",
+            "--at-least",
+            "1",
+            "seniority=Senior",
+        ][..],
+    ] {
+        let mut args = vec!["assign", venue.as_str(), "-q"];
+        args.extend(rule);
+        let o = run(&args);
+        assert!(o.status.success(), "{rule:?}: {}", stderr(&o));
+        assert_eq!(stdout(&o), expected, "{rule:?}");
+    }
+    // Two seniors each cannot be met (two seniors, one paper each): diagnosed, exit 3.
+    let bad = run(&[
+        "assign",
+        &venue,
+        "--at-least",
+        "2",
+        "seniority=senior",
+        "-q",
+    ]);
+    assert_eq!(bad.status.code(), Some(3));
+    assert!(
+        stderr(&bad).contains(
+            "need 4 reviewers with seniority=senior in all, but those reviewers can take only 2"
+        ),
+        "{}",
+        stderr(&bad)
+    );
+    // Soft: the best assignment pays for the two missing seniors, and the summary says so.
+    let dir = tempfile::tempdir().unwrap();
+    let summary = dir.path().join("s.json");
+    let soft = run(&[
+        "assign",
+        &venue,
+        "--at-least",
+        "2",
+        "seniority=senior",
+        "--soft",
+        "--rule-penalty",
+        "0.5",
+        "--summary",
+        summary.to_str().unwrap(),
+        "-q",
+    ]);
+    assert!(soft.status.success(), "{}", stderr(&soft));
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+    assert_eq!(json["rules"]["violations"], 2);
+    assert_eq!(json["rules"]["penalty"], 0.5);
+    assert_eq!(json["rules"]["gap"], 0.0);
+    // Unknown attribute, bad count: exit 2 naming the problem.
+    let o = run(&["assign", &venue, "--at-least", "1", "rank=senior", "-q"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("no column `rank`"), "{}", stderr(&o));
+    let o = run(&[
+        "assign",
+        &venue,
+        "--at-least",
+        "x",
+        "seniority=senior",
+        "-q",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+}

@@ -1,6 +1,9 @@
 //! Fairness: the max-min objective against brute force, score floors met or correctly
 //! diagnosed, and the Lagrangian path's bounds against the exact optimum.
 
+mod common;
+use common::all_assignments;
+
 use papermatch::Error;
 use papermatch::conflicts::{Conflicts, Reasons};
 use papermatch::model::AffinityMatrix;
@@ -40,47 +43,21 @@ impl Tiny {
 
     /// Per-paper totals of every feasible assignment.
     fn all_totals(&self) -> Vec<Vec<i64>> {
-        fn go(
-            t: &Tiny,
-            p: usize,
-            loads: &mut Vec<u32>,
-            totals: &mut Vec<i64>,
-            out: &mut Vec<Vec<i64>>,
-        ) {
-            if p == t.np {
-                if loads.iter().zip(&t.min_load).all(|(l, m)| l >= m) {
-                    out.push(totals.clone());
-                }
-                return;
-            }
-            let eligible: Vec<usize> = (0..t.nr).filter(|&r| !t.conflicted[p * t.nr + r]).collect();
-            let k = t.demand[p] as usize;
-            // Every k-subset of the eligible reviewers, as bit masks.
-            for mask in 0u32..(1 << eligible.len()) {
-                if mask.count_ones() as usize != k {
-                    continue;
-                }
-                let chosen: Vec<usize> = (0..eligible.len())
-                    .filter(|&i| mask >> i & 1 == 1)
-                    .map(|i| eligible[i])
-                    .collect();
-                if chosen.iter().any(|&r| loads[r] >= t.max_load[r]) {
-                    continue;
-                }
-                for &r in &chosen {
-                    loads[r] += 1;
-                }
-                totals.push(chosen.iter().map(|&r| t.scores[p * t.nr + r] as i64).sum());
-                go(t, p + 1, loads, totals, out);
-                totals.pop();
-                for &r in &chosen {
-                    loads[r] -= 1;
-                }
-            }
-        }
-        let mut out = Vec::new();
-        go(self, 0, &mut vec![0; self.nr], &mut Vec::new(), &mut out);
-        out
+        all_assignments(&self.demand, &self.min_load, &self.max_load, |p, r| {
+            !self.conflicted[p * self.nr + r]
+        })
+        .into_iter()
+        .map(|a| {
+            a.iter()
+                .enumerate()
+                .map(|(p, rs)| {
+                    rs.iter()
+                        .map(|&r| self.scores[p * self.nr + r] as i64)
+                        .sum()
+                })
+                .collect()
+        })
+        .collect()
     }
 }
 

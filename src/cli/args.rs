@@ -11,6 +11,7 @@ use papermatch::generate::{GenerateSpec, Layout};
 use papermatch::io::{ReadOptions, VenueFiles};
 use papermatch::model::BidLevel;
 use papermatch::solve::fair::{FairOptions, Objective};
+use papermatch::solve::rules::{Bound, Rule, RuleOptions};
 use papermatch::solve::{SolveOptions, SolverKind};
 
 /// Assign submitted papers to reviewers: exact, fast, verified.
@@ -32,7 +33,7 @@ pub enum Command {
     #[command(
         after_help = "Example:\n  papermatch assign examples/want-workshop -o assignments.csv --summary summary.json"
     )]
-    Assign(AssignArgs),
+    Assign(Box<AssignArgs>),
     /// Write the affinity matrix as paper_id,reviewer_id,score (non-zero pairs, or the top K per paper).
     #[command(
         after_help = "Example:\n  papermatch affinity examples/want-workshop --top 5 -o affinity.csv"
@@ -348,6 +349,20 @@ pub struct AssignArgs {
     /// Every paper's total affinity must be at least T (a score, like 1.5).
     #[arg(long, value_name = "T")]
     pub min_paper_score: Option<f64>,
+    /// Composition rule: each paper gets at least COUNT reviewers with ATTR=VALUE (an extra
+    /// column of reviewers.csv), e.g. `--at-least 1 seniority=senior`. Repeatable.
+    #[arg(long, num_args = 2, value_names = ["COUNT", "ATTR=VALUE"])]
+    pub at_least: Vec<String>,
+    /// Composition rule: each paper gets at most COUNT reviewers with ATTR=VALUE, or at most
+    /// COUNT sharing any one value: `--at-most 1 per institution`. Repeatable.
+    #[arg(long, num_args = 2..=3, value_names = ["COUNT", "ATTR=VALUE | per ATTR"])]
+    pub at_most: Vec<String>,
+    /// Make the composition rules soft: each missing or extra reviewer costs --rule-penalty.
+    #[arg(long)]
+    pub soft: bool,
+    /// Score lost per rule violation under --soft (1.0 = one perfectly matched reviewer).
+    #[arg(long, default_value_t = 1.0, value_name = "W")]
+    pub rule_penalty: f64,
     /// Flow solves per fairness stage on venues too big for the exact integer program; more
     /// can narrow the proven gap.
     #[arg(long, default_value_t = 40, value_name = "N")]
@@ -364,6 +379,53 @@ pub enum ObjectiveArg {
 }
 
 impl AssignArgs {
+    /// The composition rules and their options; `None` without rules.
+    pub fn rules(&self) -> anyhow::Result<Option<(Vec<Rule>, RuleOptions)>> {
+        // Each occurrence is `COUNT ATTR=VALUE` or `COUNT per ATTR`; clap hands over the words
+        // of all occurrences in one list.
+        let mut rules = Vec::new();
+        for (bound, words) in [
+            (Bound::AtLeast, &self.at_least),
+            (Bound::AtMost, &self.at_most),
+        ] {
+            let mut i = 0;
+            while i < words.len() {
+                let n = if words.get(i + 1).is_some_and(|w| w == "per") {
+                    3
+                } else {
+                    2
+                };
+                let end = (i + n).min(words.len());
+                rules.push(Rule::parse(bound, &words[i..end].join(" "))?);
+                i = end;
+            }
+        }
+        if rules.is_empty() {
+            if self.soft {
+                anyhow::bail!(papermatch::Error::Options(
+                    "--soft needs composition rules (--at-least, --at-most)".into()
+                ));
+            }
+            return Ok(None);
+        }
+        if !(self.rule_penalty.is_finite() && self.rule_penalty >= 0.0) {
+            anyhow::bail!(papermatch::Error::Options(format!(
+                "--rule-penalty {} must be a non-negative number",
+                self.rule_penalty
+            )));
+        }
+        let soft = self
+            .soft
+            .then(|| papermatch::model::score_to_units(self.rule_penalty));
+        Ok(Some((
+            rules,
+            RuleOptions {
+                soft,
+                ..RuleOptions::default()
+            },
+        )))
+    }
+
     /// The fairness options, when the objective or a floor asks for them.
     pub fn fair_options(&self) -> anyhow::Result<Option<FairOptions>> {
         let min_paper_score = match self.min_paper_score {

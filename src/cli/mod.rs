@@ -176,24 +176,41 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
             let opts = a.solve_options(!cli.quiet);
             let problem = instance.problem();
             let fair = a.fair_options()?;
-            if a.max_probability.is_some() || a.probability_limits.is_some() {
-                if fair.is_some() {
-                    anyhow::bail!(Error::Options(
-                        "randomized assignment (--max-probability, --probability-limits) cannot \
-                         be combined with --objective fair or --min-paper-score"
-                            .into()
-                    ));
-                }
+            let rules = a.rules()?;
+            let randomized = a.max_probability.is_some() || a.probability_limits.is_some();
+            if [randomized, fair.is_some(), rules.is_some()]
+                .iter()
+                .filter(|&&x| x)
+                .count()
+                > 1
+            {
+                anyhow::bail!(Error::Options(
+                    "randomized assignment (--max-probability, --probability-limits), fairness \
+                     (--objective fair, --min-paper-score) and composition rules (--at-least, \
+                     --at-most) are separate modes: use one at a time"
+                        .into()
+                ));
+            }
+            if randomized {
                 return assign_randomized(cli, a, &instance, &opts);
             }
-            let (assignment, mut summary) = match &fair {
-                Some(f) => {
+            let (assignment, mut summary) = match (&fair, &rules) {
+                (_, Some((rules, ropts))) => {
+                    let groups =
+                        papermatch::solve::rules::groups(rules, &instance.venue.reviewers)?;
+                    let s = papermatch::solve::rules::solve_rules(&problem, &groups, ropts)?;
+                    let mut summary = papermatch::report::summarize(&problem, &s.assignment);
+                    summary.rules =
+                        Some(papermatch::report::RulesFigures::of(rules, &s, ropts.soft));
+                    (s.assignment, summary)
+                }
+                (Some(f), None) => {
                     let s = papermatch::solve::fair::solve_fair(&problem, &opts, f)?;
                     let mut summary = papermatch::report::summarize(&problem, &s.assignment);
                     summary.fair = Some(papermatch::report::FairFigures::of(&s));
                     (s.assignment, summary)
                 }
-                None => {
+                (None, None) => {
                     let s = papermatch::solve::solve(&problem, &opts)?;
                     let summary = summarize_solution(&problem, &s);
                     (s.assignment, summary)

@@ -433,6 +433,19 @@ fn read_papers(src: &Source, opts: &ReadOptions, ids: &mut Interner) -> Result<V
 fn read_reviewers(src: &Source, opts: &ReadOptions, ids: &mut Interner) -> Result<Vec<Reviewer>> {
     let table = Table::parse(src, &["reviewer_id"])?;
     let mut reviewers = Vec::with_capacity(table.len());
+    const CORE: [&str; 6] = [
+        "reviewer_id",
+        "name",
+        "email",
+        "keywords",
+        "min_load",
+        "max_load",
+    ];
+    let extra: Vec<&str> = table
+        .column_names()
+        .into_iter()
+        .filter(|c| !CORE.contains(c))
+        .collect();
     for row in table.rows() {
         unique_id(&row, "reviewer_id", ids, "reviewer")?;
         let max_load = row.count("max_load")?.unwrap_or(opts.default_max_load);
@@ -459,6 +472,10 @@ fn read_reviewers(src: &Source, opts: &ReadOptions, ids: &mut Interner) -> Resul
             keywords: keywords(&row)?,
             min_load,
             max_load,
+            attributes: extra
+                .iter()
+                .map(|&c| Ok((c.to_string(), row.text(c)?.trim().to_lowercase())))
+                .collect::<Result<_>>()?,
         });
     }
     Ok(reviewers)

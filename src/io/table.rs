@@ -235,6 +235,14 @@ impl Table {
         })
     }
 
+    /// The header's column names (lower case), in file order.
+    pub fn column_names(&self) -> Vec<&str> {
+        let mut names: Vec<(&str, usize)> =
+            self.columns.iter().map(|(k, &i)| (k.as_str(), i)).collect();
+        names.sort_unstable_by_key(|&(_, i)| i);
+        names.into_iter().map(|(k, _)| k).collect()
+    }
+
     /// Whether the header has column `name`.
     pub fn has(&self, name: &str) -> bool {
         self.columns.contains_key(name)

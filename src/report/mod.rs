@@ -79,6 +79,8 @@ pub struct Summary {
     pub randomized: Option<RandomizedFigures>,
     /// For a fair objective or a score floor: the proven bounds.
     pub fair: Option<FairFigures>,
+    /// For composition rules: how they were solved and how they hold.
+    pub rules: Option<RulesFigures>,
     /// The solver used.
     pub solver: String,
     /// Whether the result is proven optimal (certificate checked over every eligible pair).
@@ -173,6 +175,54 @@ impl FairFigures {
     }
 }
 
+/// Figures of an assignment under composition rules.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct RulesFigures {
+    /// The rules, as given.
+    pub rules: Vec<String>,
+    /// `"flow"` (nested groups: exact, certified) or `"milp"` (crossing groups: exact integer
+    /// program).
+    pub method: String,
+    /// Whether the rules were soft.
+    pub soft: bool,
+    /// Missing or extra reviewers summed over papers and groups (0 for hard rules).
+    pub violations: u64,
+    /// Papers with at least one violation.
+    pub papers_with_violations: usize,
+    /// Penalty per violation (soft rules).
+    pub penalty: f64,
+    /// The objective maximised: total affinity minus the penalties.
+    pub objective: f64,
+    /// Proven upper bound on it.
+    pub bound: f64,
+    /// `bound − objective`: 0 when proven optimal.
+    pub gap: f64,
+}
+
+impl RulesFigures {
+    /// The figures of a rules solution.
+    pub fn of(
+        rules: &[crate::solve::rules::Rule],
+        s: &crate::solve::rules::RulesSolution,
+        soft: Option<i64>,
+    ) -> RulesFigures {
+        let mut papers: Vec<usize> = s.violations.iter().map(|v| v.paper).collect();
+        papers.sort_unstable();
+        papers.dedup();
+        RulesFigures {
+            rules: rules.iter().map(ToString::to_string).collect(),
+            method: s.method.to_string(),
+            soft: soft.is_some(),
+            violations: s.violations.iter().map(|v| v.by as u64).sum(),
+            papers_with_violations: papers.len(),
+            penalty: soft.map_or(0.0, units_to_score),
+            objective: units_to_score(s.penalised),
+            bound: units_to_score(s.bound),
+            gap: units_to_score(s.bound - s.penalised),
+        }
+    }
+}
+
 /// Where the solve's time went.
 #[derive(Debug, Clone, PartialEq, Default, Serialize)]
 pub struct StageSeconds {
@@ -211,6 +261,7 @@ pub fn summarize(pb: &Problem<'_>, a: &Assignment) -> Summary {
         bids: None,
         randomized: None,
         fair: None,
+        rules: None,
         solver: String::new(),
         optimal: false,
         candidate_pairs: 0,
@@ -300,6 +351,24 @@ impl Summary {
                 f.solves,
                 f.method,
                 f.seconds
+            ));
+        }
+        if let Some(r) = &self.rules {
+            s.push_str(&format!(
+                "rules ({}; solved by {}, objective {:.6}, proven bound {:.6}, gap {:.6}): {}\n",
+                r.rules.join("; "),
+                r.method,
+                r.objective,
+                r.bound,
+                r.gap,
+                if r.violations == 0 {
+                    "every rule holds on every paper".to_string()
+                } else {
+                    format!(
+                        "{} violation(s) on {} paper(s), penalty {} each",
+                        r.violations, r.papers_with_violations, r.penalty
+                    )
+                }
             ));
         }
         if let Some(b) = &self.bids {

@@ -42,11 +42,13 @@ pub struct Diagnosis {
     /// A floor every paper can reach alone but not all together: the proven bound on the worst
     /// paper's total, the floor (score units), and the papers that carry the bound.
     pub floor_bound: Option<(i64, i64, Vec<String>)>,
+    /// Composition rules that cannot be met, one sentence each.
+    pub rule_failures: Vec<String>,
 }
 
 const SHOW: usize = 20;
 
-fn list(ids: &[String]) -> String {
+pub(crate) fn list(ids: &[String]) -> String {
     let mut s = ids
         .iter()
         .take(SHOW)
@@ -117,6 +119,18 @@ impl fmt::Display for Diagnosis {
                 f,
                 "- these reviewers' minimum loads cannot all be met: {}",
                 list(&self.unmet_min_loads)
+            )?;
+        }
+        for line in self.rule_failures.iter().take(SHOW) {
+            writeln!(f, "- {line}")?;
+        }
+        if self.rule_failures.len() > SHOW {
+            writeln!(f, "- … {} rule failures in all", self.rule_failures.len())?;
+        }
+        if !self.rule_failures.is_empty() {
+            writeln!(
+                f,
+                "  fix: relax the rule (--at-least/--at-most), make it --soft, or add reviewers"
             )?;
         }
         if self.missing > 0 {

@@ -125,6 +125,75 @@ pub(crate) fn fair_milp(
     }
 }
 
+/// The integer program of an assignment under composition rules: per paper and group, the
+/// bounds of `bounds` (hard), or penalised slacks of `soft` units each. `Ok(None)` when the hard
+/// rules cannot be met.
+pub(crate) fn rules_milp(
+    pb: &Problem<'_>,
+    groups: &[super::rules::Group],
+    bounds: &super::rules::PaperBounds,
+    soft: Option<i64>,
+) -> Result<Option<Assignment>> {
+    let mut m = PairModel::new(pb, true);
+    let mut constraints = m.assignment_constraints(pb);
+    let mut objective = m.total(pb, |_| true);
+    let mut in_group = vec![false; pb.n_reviewers()];
+    let mut start = 0;
+    for (p, paper_bounds) in bounds.iter().enumerate() {
+        let end = start + m.pairs[start..].iter().take_while(|t| t.0 == p).count();
+        for (g, group) in groups.iter().enumerate() {
+            for &r in &group.members {
+                in_group[r as usize] = true;
+            }
+            let mut count = Expression::default();
+            for &(_, r, x) in &m.pairs[start..end] {
+                if in_group[r] {
+                    count += x;
+                }
+            }
+            for &r in &group.members {
+                in_group[r as usize] = false;
+            }
+            let (lower, upper) = paper_bounds[g];
+            let d = pb.demand[p];
+            match soft {
+                None => {
+                    if lower > 0 {
+                        constraints.push(count.clone().geq(lower as f64));
+                    }
+                    if upper < d {
+                        constraints.push(count.leq(upper as f64));
+                    }
+                }
+                Some(w) => {
+                    if lower > 0 {
+                        let short = m.vars.add(variable().min(0.0));
+                        constraints.push((count.clone() + short).geq(lower as f64));
+                        objective -= w as f64 * short;
+                    }
+                    if upper < d {
+                        let extra = m.vars.add(variable().min(0.0));
+                        constraints.push((count - extra).leq(upper as f64));
+                        objective -= w as f64 * extra;
+                    }
+                }
+            }
+        }
+        start = end;
+    }
+    let vars = std::mem::take(&mut m.vars);
+    match vars
+        .maximise(objective)
+        .using(backend)
+        .with_all(constraints)
+        .solve()
+    {
+        Ok(solved) => m.read(pb, &solved).map(Some),
+        Err(good_lp::ResolutionError::Infeasible) => Ok(None),
+        Err(e) => Err(Error::Solver(e.to_string())),
+    }
+}
+
 /// The good_lp model of an assignment: a variable per eligible pair, in `[0, 1]` or binary.
 pub(crate) struct PairModel {
     /// The variables (taken out to build the model).
