@@ -17,7 +17,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A file of the venue is malformed; the error points at the place.
-    #[error("{0}")]
+    #[error(transparent)]
     Input(#[from] Box<InputError>),
     /// A file could not be read or written.
     #[error("{action} {path}")]

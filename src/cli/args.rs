@@ -62,6 +62,12 @@ pub enum Command {
         after_help = "Example:\n  papermatch export examples/want-workshop --assignment assignments.csv --format hotcrp --round R1 -o hotcrp.csv"
     )]
     Export(ExportArgs),
+    /// Repair an assignment after drop-outs: keep every still-valid pair, fill the gaps, change
+    /// nothing else (unless --allow-moves), and report exactly what changed.
+    #[command(
+        after_help = "Example:\n  papermatch reassign examples/want-workshop --existing assignments.csv --drop dropped.txt --changes changes.csv -o new.csv"
+    )]
+    Reassign(Box<ReassignArgs>),
     /// Generate a synthetic venue of any size (deterministic by seed).
     #[command(
         after_help = "Examples:\n  papermatch generate --papers 2000 --reviewers 3000 --seed 1 -o /tmp/venue\n  papermatch generate --papers 16000 --reviewers 20000 --layout keywords --demand 4 -o /tmp/big"
@@ -538,6 +544,35 @@ pub struct ReportArgs {
     pub title: Option<String>,
     #[command(flatten)]
     pub measure: MeasureArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ReassignArgs {
+    #[command(flatten)]
+    pub venue: VenueArgs,
+    /// The current assignment (CSV with paper_id,reviewer_id, or OpenReview JSON).
+    #[arg(long, value_name = "FILE")]
+    pub existing: PathBuf,
+    /// Reviewers who dropped out: one id per line (a `reviewer_id` header is optional).
+    #[arg(long, value_name = "FILE")]
+    pub drop: Option<PathBuf>,
+    /// Extra demand: paper_id,extra rows, each asking for `extra` more reviewers on a paper.
+    #[arg(long, value_name = "FILE")]
+    pub add: Option<PathBuf>,
+    /// Still-valid existing pairs that may be given up for a better total (default: none).
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub allow_moves: usize,
+    /// Where to write the new assignment; `-` is stdout.
+    #[arg(short, long, default_value = "-", value_name = "FILE")]
+    pub output: PathBuf,
+    /// Write every change: change,paper_id,reviewer_id,score,reason (kept, removed, added).
+    #[arg(long, value_name = "FILE")]
+    pub changes: Option<PathBuf>,
+    /// Also write a JSON summary of the new assignment.
+    #[arg(long, value_name = "FILE")]
+    pub summary: Option<PathBuf>,
+    #[command(flatten)]
+    pub format: OutputFormat,
 }
 
 #[derive(Debug, Args)]

@@ -323,6 +323,56 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
             let a = read_assignment(&x.assignment, &instance.venue)?;
             write_output(&x.format, &x.output, &instance, &a)
         }
+        Command::Reassign(x) => {
+            let instance = load(cli, &x.venue)?;
+            let venue = &instance.venue;
+            let existing = read_assignment(&x.existing, venue)?;
+            let opts = papermatch::solve::reassign::ReassignOptions {
+                dropped: match &x.drop {
+                    Some(path) => formats::read_reviewer_list(path, venue)?,
+                    None => Vec::new(),
+                },
+                extra_demand: match &x.add {
+                    Some(path) => formats::read_extra_demand(path, venue)?,
+                    None => Vec::new(),
+                },
+                allow_moves: x.allow_moves,
+            };
+            let problem = instance.problem();
+            let r = papermatch::solve::reassign::reassign(
+                &problem,
+                &existing,
+                &opts,
+                &optimum_solve_options(cli),
+            )?;
+            write_output(&x.format, &x.output, &instance, &r.assignment)?;
+            if let Some(path) = &x.changes {
+                formats::write_changes(path, &problem, &r)?;
+            }
+            let mut summary = papermatch::report::summarize(&problem, &r.assignment);
+            summary.bids = evaluate::bid_counts(venue, &r.assignment);
+            if let Some(path) = &x.summary {
+                write_summary(path, &summary)?;
+            }
+            if !cli.quiet {
+                eprint!("{}", summary.human());
+                let moved = r
+                    .removed
+                    .iter()
+                    .filter(|c| c.2 == papermatch::solve::reassign::Removal::Moved)
+                    .count();
+                eprintln!(
+                    "kept {} pairs, removed {} ({} moved), added {}; total {} (proven bound {})",
+                    r.kept.len(),
+                    r.removed.len(),
+                    moved,
+                    r.added.len(),
+                    format_units(r.objective),
+                    format_units(r.bound)
+                );
+            }
+            Ok(())
+        }
         Command::Generate(g) => {
             let start = Instant::now();
             let spec = g.spec();

@@ -359,3 +359,91 @@ pub fn read_probability_limits(
     }
     Ok(out)
 }
+
+/// Reads a list of reviewer ids (`--drop`): one per line, with or without a `reviewer_id`
+/// header (a CSV with more columns needs the header). Unknown ids are errors naming the line.
+pub fn read_reviewer_list(path: &Path, venue: &Venue) -> Result<Vec<ReviewerIdx>> {
+    let src = Source::read(path)?;
+    let (_, mut reviewers) = interners(venue);
+    let header = src.bytes().split(|&b| b == b'\n').next().is_some_and(|l| {
+        String::from_utf8_lossy(l).split(',').any(|c| {
+            c.trim()
+                .trim_start_matches('\u{feff}')
+                .eq_ignore_ascii_case("reviewer_id")
+        })
+    });
+    let table = if header {
+        Table::parse(&src, &["reviewer_id"])?
+    } else {
+        Table::parse_headerless(&src, &["reviewer_id"])?
+    };
+    let mut out = Vec::with_capacity(table.len());
+    for row in table.rows() {
+        let r = lookup_id(
+            &row,
+            "reviewer_id",
+            &mut reviewers,
+            true,
+            "reviewer",
+            "the venue",
+        )?;
+        out.push(ReviewerIdx(r));
+    }
+    out.sort_unstable();
+    out.dedup();
+    Ok(out)
+}
+
+/// Reads extra demand (`--add`): `paper_id,extra` rows, each asking for `extra` more reviewers
+/// on that paper.
+pub fn read_extra_demand(path: &Path, venue: &Venue) -> Result<Vec<(PaperIdx, u32)>> {
+    let src = Source::read(path)?;
+    let (mut papers, _) = interners(venue);
+    let table = Table::parse(&src, &["paper_id", "extra"])?;
+    let mut out = Vec::with_capacity(table.len());
+    for row in table.rows() {
+        let p = lookup_id(&row, "paper_id", &mut papers, true, "paper", "the venue")?;
+        let extra = row.count("extra")?.unwrap_or(0);
+        out.push((PaperIdx(p), extra));
+    }
+    Ok(out)
+}
+
+/// Writes the changes of a re-assignment: `change,paper_id,reviewer_id,score,reason` with
+/// `change` one of `kept`, `removed`, `added`, sorted by paper id, change, reviewer id.
+pub fn write_changes(
+    path: &Path,
+    pb: &Problem<'_>,
+    r: &crate::solve::reassign::Reassignment,
+) -> Result<()> {
+    let mut rows: Vec<(&str, &str, &str, i64, &str)> = Vec::new();
+    let mut push = |change: &'static str, p: PaperIdx, rv: ReviewerIdx, why: &'static str| {
+        rows.push((
+            pb.paper_ids[p.ix()].as_str(),
+            change,
+            pb.reviewer_ids[rv.ix()].as_str(),
+            pb.affinity.get(p.ix(), rv.ix()) as i64,
+            why,
+        ));
+    };
+    for &(p, rv) in &r.kept {
+        push("kept", p, rv, "");
+    }
+    for &(p, rv, why) in &r.removed {
+        push("removed", p, rv, why.label());
+    }
+    for &(p, rv) in &r.added {
+        push("added", p, rv, "");
+    }
+    rows.sort_unstable();
+    write_csv_atomic(
+        path,
+        &["change", "paper_id", "reviewer_id", "score", "reason"],
+        |w| {
+            for (p, change, rv, score, why) in rows {
+                w.write_record([change, p, rv, &crate::model::format_units(score), why])?;
+            }
+            Ok(())
+        },
+    )
+}

@@ -44,6 +44,8 @@ pub struct Diagnosis {
     pub floor_bound: Option<(i64, i64, Vec<String>)>,
     /// Composition rules that cannot be met, one sentence each.
     pub rule_failures: Vec<String>,
+    /// Other reasons, one sentence each.
+    pub notes: Vec<String>,
 }
 
 const SHOW: usize = 20;
@@ -132,6 +134,9 @@ impl fmt::Display for Diagnosis {
                 f,
                 "  fix: relax the rule (--at-least/--at-most), make it --soft, or add reviewers"
             )?;
+        }
+        for line in &self.notes {
+            writeln!(f, "- {line}")?;
         }
         if self.missing > 0 {
             writeln!(f, "- capacity missing: {} assignment(s)", self.missing)?;

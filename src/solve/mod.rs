@@ -22,6 +22,7 @@ pub mod flow;
 pub mod lp;
 pub mod network;
 pub mod randomized;
+pub mod reassign;
 pub mod rules;
 pub mod verify;
 
