@@ -74,12 +74,12 @@ proptest! {
             .map(|(p, r)| (p.ix(), r.ix()))
             .filter(|&(_, r)| !c.dropped[r])
             .collect();
-        let mut after_max = c.max_load.clone();
-        for r in 0..c.nr {
-            if c.dropped[r] {
-                after_max[r] = 0;
-            }
-        }
+        let after_max: Vec<u32> = c
+            .max_load
+            .iter()
+            .zip(&c.dropped)
+            .map(|(&m, &d)| if d { 0 } else { m })
+            .collect();
         let score = |a: &Vec<Vec<usize>>| -> i64 {
             a.iter().enumerate().map(|(p, rs)| rs.iter().map(|&r| c.scores[p * c.nr + r] as i64).sum::<i64>()).sum()
         };
