@@ -64,6 +64,16 @@ fn solve(c: &mut Criterion) {
     g.bench_function("flow dense 60x90", |b| {
         b.iter(|| small.assign_with(&SolveOptions::default()).expect("solves"))
     });
+    g.bench_function("fair dense 1000x1500", |b| {
+        let fair = papermatch::solve::fair::FairOptions {
+            objective: papermatch::solve::fair::Objective::Fair,
+            ..Default::default()
+        };
+        b.iter(|| {
+            papermatch::solve::fair::solve_fair(&big.problem(), &SolveOptions::default(), &fair)
+                .expect("solves")
+        })
+    });
     g.bench_function("lp dense 60x90", |b| {
         let lp = SolveOptions {
             solver: SolverKind::Lp,

@@ -43,7 +43,12 @@ fn stage<T>(name: &str, f: impl FnOnce() -> T) -> T {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let mut sizes: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    // `--fair` also times `--objective fair`; `--rules` (keyword venues) times one seniority
+    // rule and one institution cap together.
+    let fair = args.iter().any(|a| a == "--fair");
+    let rules = args.iter().any(|a| a == "--rules");
+    let mut sizes: Vec<String> = args.into_iter().filter(|a| !a.starts_with("--")).collect();
     if sizes.is_empty() {
         sizes = vec![
             "500x700".into(),
@@ -93,6 +98,44 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         stage("write", || {
             papermatch::report::write_assignment(&out, &instance.problem(), &solution.assignment)
         })?;
+        if fair {
+            let f = stage("fair (max-min, then total)", || {
+                papermatch::solve::fair::solve_fair(
+                    &instance.problem(),
+                    &opts.solve,
+                    &papermatch::solve::fair::FairOptions {
+                        objective: papermatch::solve::fair::Objective::Fair,
+                        ..Default::default()
+                    },
+                )
+            })?;
+            let r = &f.rounds[0];
+            println!(
+                "  worst paper {} (bound {}), total {} (bound {}), {} flow solves",
+                papermatch::model::format_units(r.worst),
+                papermatch::model::format_units(r.bound),
+                papermatch::model::format_units(f.objective),
+                papermatch::model::format_units(f.objective_bound),
+                f.flow_solves
+            );
+        }
+        if rules && layout == Layout::Keywords {
+            use papermatch::solve::rules::{Bound, Rule, RuleOptions, groups, solve_rules};
+            let rules = [
+                Rule::parse(Bound::AtLeast, "1 seniority=senior")?,
+                Rule::parse(Bound::AtMost, "1 per institution")?,
+            ];
+            let g = groups(&rules, &instance.venue.reviewers)?;
+            let s = stage("rules (senior + institution cap)", || {
+                solve_rules(&instance.problem(), &g, &RuleOptions::default())
+            })?;
+            println!(
+                "  {}: total {} (bound {})",
+                s.method,
+                papermatch::model::format_units(s.objective),
+                papermatch::model::format_units(s.bound)
+            );
+        }
         let s = &solution.stats;
         println!(
             "  total affinity {}, {} candidate pairs of {}, {} pricing rounds",
