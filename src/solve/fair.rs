@@ -472,8 +472,7 @@ impl<'c, 'a> Core<'c, 'a> {
         for &p in &active {
             lambda[p] = 1.0 / active.len() as f64;
         }
-        let mut theta = 1.0;
-        let mut stalled = 0;
+        let mut step = Polyak::default();
         for _ in 0..self.iterations {
             if worst >= bound {
                 break;
@@ -493,19 +492,12 @@ impl<'c, 'a> Core<'c, 'a> {
             let offsets: i64 = active.iter().map(|&p| nu[p] * self.offsets[p]).sum();
             let value = opt + offsets;
             let u = value.div_euclid(weight);
-            if u < bound {
+            if step.improved(u < bound) {
                 bound = u;
                 let mut order = active.clone();
                 order.sort_by_key(|&p| (std::cmp::Reverse(nu[p]), p));
                 order.truncate(20);
                 critical = order;
-                stalled = 0;
-            } else {
-                stalled += 1;
-                if stalled >= 4 {
-                    theta /= 2.0;
-                    stalled = 0;
-                }
             }
             let mut totals = self.totals(&x);
             let g: Vec<f64> = active.iter().map(|&p| totals[p] as f64).collect();
@@ -521,11 +513,11 @@ impl<'c, 'a> Core<'c, 'a> {
                 break;
             }
             let f = value as f64 / weight as f64;
-            let step = theta * (f - worst as f64).max(1.0) / norm;
+            let size = step.theta * (f - worst as f64).max(1.0) / norm;
             let mut point: Vec<f64> = active
                 .iter()
                 .zip(&g)
-                .map(|(&p, &v)| lambda[p] - step * (v - mean))
+                .map(|(&p, &v)| lambda[p] - size * (v - mean))
                 .collect();
             project_to_simplex(&mut point);
             for (&p, v) in active.iter().zip(point) {
@@ -568,8 +560,7 @@ impl<'c, 'a> Core<'c, 'a> {
         let base = (self.max_weight / 16).clamp(1, 64);
         let mut lambda = vec![0.0f64; np];
         let mut bound = i64::MAX;
-        let mut theta = 1.0;
-        let mut stalled = 0;
+        let mut step = Polyak::default();
         for _ in 0..self.iterations {
             let nu: Vec<i64> = (0..np)
                 .map(|p| {
@@ -586,15 +577,8 @@ impl<'c, 'a> Core<'c, 'a> {
                 .sum();
             // Σ_p S_p + Σ_p (λ_p / base)(S_p + offset_p − floor) at its maximum, λ = ν − base.
             let l = (opt + penalty).div_euclid(base);
-            if l < bound {
+            if step.improved(l < bound) {
                 bound = l;
-                stalled = 0;
-            } else {
-                stalled += 1;
-                if stalled >= 4 {
-                    theta /= 2.0;
-                    stalled = 0;
-                }
             }
             let mut totals = self.totals(&x);
             let g: Vec<f64> = (0..np)
@@ -630,9 +614,9 @@ impl<'c, 'a> Core<'c, 'a> {
             if norm <= 0.0 {
                 break;
             }
-            let step = theta * ((l - target) as f64).max(1.0) * base as f64 / norm;
+            let size = step.theta * ((l - target) as f64).max(1.0) * base as f64 / norm;
             for p in 0..np {
-                lambda[p] = (lambda[p] - step * g[p]).max(0.0);
+                lambda[p] = (lambda[p] - size * g[p]).max(0.0);
             }
         }
         match incumbent {
@@ -794,6 +778,37 @@ impl<'c, 'a> Core<'c, 'a> {
                 load[m.to] += 1;
             }
         }
+    }
+}
+
+/// The scale of Polyak's subgradient steps: halved after four iterations without a better bound.
+struct Polyak {
+    theta: f64,
+    stalled: usize,
+}
+
+impl Default for Polyak {
+    fn default() -> Polyak {
+        Polyak {
+            theta: 1.0,
+            stalled: 0,
+        }
+    }
+}
+
+impl Polyak {
+    /// Records whether the bound improved; passes `better` through.
+    fn improved(&mut self, better: bool) -> bool {
+        if better {
+            self.stalled = 0;
+        } else {
+            self.stalled += 1;
+            if self.stalled >= 4 {
+                self.theta /= 2.0;
+                self.stalled = 0;
+            }
+        }
+        better
     }
 }
 

@@ -112,17 +112,7 @@ pub(crate) fn fair_milp(
         Some(t) => t.into(),
         None => m.total(pb, |_| true),
     };
-    let vars = std::mem::take(&mut m.vars);
-    match vars
-        .maximise(objective)
-        .using(backend)
-        .with_all(constraints)
-        .solve()
-    {
-        Ok(solved) => m.read(pb, &solved).map(Some),
-        Err(good_lp::ResolutionError::Infeasible) => Ok(None),
-        Err(e) => Err(Error::Solver(e.to_string())),
-    }
+    m.solve(pb, objective, constraints)
 }
 
 /// The integer program of an assignment under composition rules: per paper and group, the
@@ -181,17 +171,7 @@ pub(crate) fn rules_milp(
         }
         start = end;
     }
-    let vars = std::mem::take(&mut m.vars);
-    match vars
-        .maximise(objective)
-        .using(backend)
-        .with_all(constraints)
-        .solve()
-    {
-        Ok(solved) => m.read(pb, &solved).map(Some),
-        Err(good_lp::ResolutionError::Infeasible) => Ok(None),
-        Err(e) => Err(Error::Solver(e.to_string())),
-    }
+    m.solve(pb, objective, constraints)
 }
 
 /// The good_lp model of an assignment: a variable per eligible pair, in `[0, 1]` or binary.
@@ -229,6 +209,26 @@ impl PairModel {
             e += pb.affinity.get(p, r) as f64 * x;
         }
         e
+    }
+
+    /// Maximises `objective` under `constraints`: the assignment, or `None` when infeasible.
+    fn solve(
+        mut self,
+        pb: &Problem<'_>,
+        objective: Expression,
+        constraints: Vec<Constraint>,
+    ) -> Result<Option<Assignment>> {
+        let vars = std::mem::take(&mut self.vars);
+        match vars
+            .maximise(objective)
+            .using(backend)
+            .with_all(constraints)
+            .solve()
+        {
+            Ok(solved) => self.read(pb, &solved).map(Some),
+            Err(good_lp::ResolutionError::Infeasible) => Ok(None),
+            Err(e) => Err(Error::Solver(e.to_string())),
+        }
     }
 
     /// Every paper's demand and every reviewer's loads.

@@ -29,6 +29,24 @@ pub struct Graph {
     pub forward: Vec<u32>,
 }
 
+/// The network of `arcs` on `n` nodes plus a super source (node `n`) feeding every node with
+/// positive `excess` and a super sink (node `n + 1`) draining every node with negative excess:
+/// the balances can be met exactly when a maximum flow from the one to the other carries
+/// `required`. Returns the graph and `required`.
+pub fn with_terminals(n: usize, mut arcs: Vec<ArcSpec>, excess: &[i64]) -> (Graph, i64) {
+    let (s, t) = (n as u32, n as u32 + 1);
+    let mut required = 0i64;
+    for (u, &e) in excess.iter().enumerate() {
+        if e > 0 {
+            arcs.push((s, u as u32, e as i32, 0));
+            required += e;
+        } else if e < 0 {
+            arcs.push((u as u32, t, (-e) as i32, 0));
+        }
+    }
+    (Graph::build(n + 2, &arcs), required)
+}
+
 impl Graph {
     /// Builds a network on `n` nodes from `arcs` (each gets a reverse arc of capacity 0).
     pub fn build(n: usize, arcs: &[ArcSpec]) -> Graph {

@@ -152,20 +152,9 @@ fn format_units_prob(x: i64) -> String {
 fn feasible(pb: &Problem<'_>, arcs: &[(u32, u32, i32, i64)], excess: &[i64]) -> Option<i64> {
     // Source → supplies, demands → sink: a plain maximum flow decides it.
     let n = pb.n_papers() + pb.n_reviewers() + 1;
-    let (s, t) = (n, n + 1);
-    let mut all: Vec<(u32, u32, i32, i64)> =
-        arcs.iter().map(|&(u, v, c, _)| (u, v, c, 0)).collect();
-    let mut need = 0i64;
-    for (v, &e) in excess.iter().enumerate() {
-        if e > 0 {
-            all.push((s as u32, v as u32, e as i32, 0));
-            need += e;
-        } else if e < 0 {
-            all.push((v as u32, t as u32, (-e) as i32, 0));
-        }
-    }
-    let mut g = Graph::build(n + 2, &all);
-    let got = g.max_flow(s, t);
+    let plain = arcs.iter().map(|&(u, v, c, _)| (u, v, c, 0)).collect();
+    let (mut g, need) = super::network::with_terminals(n, plain, excess);
+    let got = g.max_flow(n, n + 1);
     (got < need).then_some(need - got)
 }
 

@@ -15,7 +15,7 @@
 //! rules form a laminar family (any two nested or disjoint), every paper gets a tree of group
 //! nodes: paper → group → sub-group → reviewer, with the rule's bounds as lower bounds and
 //! capacities on the group arcs. That is still a minimum-cost flow, solved exactly on the full
-//! eligible graph by the cost-scaling solver and certified by exact potentials ([`Graph`]).
+//! eligible graph by the cost-scaling solver and certified by exact potentials ([`super::network::Graph`]).
 //! Groups that cannot bind for a paper (an upper bound no smaller than its eligible members) get
 //! no node.
 //!
@@ -34,7 +34,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use super::network::{ArcSpec, Graph};
+use super::network::{ArcSpec, with_terminals};
 use super::{Assignment, Problem, Unlocked, add_locks, flow, lp};
 use crate::error::{Error, Result};
 use crate::model::{Reviewer, ReviewerIdx};
@@ -782,16 +782,7 @@ fn flow_solve(
     arcs.extend(flow::reviewer_arcs(pb, 1));
     // Super source and sink for the feasibility check.
     let (s, t) = (n, n + 1);
-    let mut required = 0i64;
-    for (u, &e) in excess.iter().enumerate() {
-        if e > 0 {
-            arcs.push((s as u32, u as u32, e as i32, 0));
-            required += e;
-        } else if e < 0 {
-            arcs.push((u as u32, t as u32, (-e) as i32, 0));
-        }
-    }
-    let mut g = Graph::build(n + 2, &arcs);
+    let (mut g, required) = with_terminals(n, arcs, &excess);
     let routed = g.max_flow(s, t);
     if routed < required {
         let reach = g.reachable(s);
