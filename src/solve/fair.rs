@@ -210,7 +210,9 @@ pub fn solve_fair(
                 bound: found.bound,
                 at_minimum: at_min.len(),
             });
-            if round + 1 < fair.rounds {
+            // Below the requested floor: the last stage must lift these papers, not fix them.
+            let below_floor = fair.min_paper_score.is_some_and(|t| found.worst < t);
+            if round + 1 < fair.rounds && !below_floor {
                 for &p in &at_min {
                     fixed[p] = true;
                     for &r in &full.reviewers[p] {
@@ -222,7 +224,7 @@ pub fn solve_fair(
             }
             floor = Some(floor.map_or(found.worst, |t| t.max(found.worst)));
             current = Some(full);
-            if fixed.iter().all(|&f| f) {
+            if below_floor || fixed.iter().all(|&f| f) {
                 break;
             }
         }
