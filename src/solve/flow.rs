@@ -263,13 +263,7 @@ fn min_cost(
             i += 1;
         }
     }
-    let mut potentials: Vec<i64> = price.iter().map(|&x| x.div_euclid(k)).collect();
-    g.exact_potentials(&mut potentials).map_err(|cycle| {
-        Error::Verification(format!(
-            "cost scaling ended on a flow with a negative residual cycle of {} arcs",
-            cycle.len()
-        ))
-    })?;
+    let potentials = g.certificate(&price)?;
     Ok((Assignment { reviewers }, potentials))
 }
 

@@ -428,6 +428,21 @@ impl Graph {
         true
     }
 
+    /// The optimality certificate of the flow [`Graph::min_cost_flow`] left: exact integer
+    /// potentials, found from its scaled `price` (divided by `n + 1`) by [`Graph::exact_potentials`].
+    /// A negative residual cycle left over is a verification error.
+    pub fn certificate(&self, price: &[i64]) -> Result<Vec<i64>> {
+        let k = self.n() as i64 + 1;
+        let mut potentials: Vec<i64> = price.iter().map(|&x| x.div_euclid(k)).collect();
+        self.exact_potentials(&mut potentials).map_err(|cycle| {
+            Error::Verification(format!(
+                "cost scaling ended on a flow with a negative residual cycle of {} arcs",
+                cycle.len()
+            ))
+        })?;
+        Ok(potentials)
+    }
+
     /// Exact potentials: labels `d` with `d[v] <= d[u] + cost(u, v)` on every residual arc, found
     /// by label correcting from `d`'s initial values (a near-optimal start converges quickly).
     /// Fails if the residual graph has a negative cycle, i.e. the flow is not of minimum cost.

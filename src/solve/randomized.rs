@@ -124,11 +124,7 @@ pub fn marginals(pb: &Problem<'_>, caps: &ProbabilityCaps) -> Result<Marginals> 
     }
     let mut price = vec![0i64; g.n()];
     g.min_cost_flow(&mut excess, &mut price, None)?;
-    let k = g.n() as i64 + 1;
-    let mut potentials: Vec<i64> = price.iter().map(|&x| x.div_euclid(k)).collect();
-    g.exact_potentials(&mut potentials).map_err(|_| {
-        Error::Verification("the fractional assignment is not optimal (negative cycle)".into())
-    })?;
+    g.certificate(&price)?;
     let mut by_paper = vec![Vec::new(); np];
     let mut expected: i128 = 0;
     for (i, &(p, r)) in pairs.iter().enumerate() {

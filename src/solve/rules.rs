@@ -804,14 +804,7 @@ fn flow_solve(
     let mut zero = vec![0i64; n + 2];
     let mut price = vec![0i64; n + 2];
     g.min_cost_flow(&mut zero, &mut price, None)?;
-    let k = (n + 2) as i64 + 1;
-    let mut potentials: Vec<i64> = price.iter().map(|&x| x.div_euclid(k)).collect();
-    g.exact_potentials(&mut potentials).map_err(|cycle| {
-        Error::Verification(format!(
-            "the rules flow is not optimal: a negative cycle of {} arcs remains",
-            cycle.len()
-        ))
-    })?;
+    g.certificate(&price)?;
     let mut reviewers = vec![Vec::new(); np];
     for (p, r, i) in pair_arcs {
         if g.flow(g.forward[i] as usize) > 0 {
