@@ -164,23 +164,24 @@ pub fn reassign(
             budgeted(&problem, &kept, opts.allow_moves, all_kept, solve_opts)?
         }
     };
-    let mut in_new = vec![Vec::new(); np];
-    for (p, r) in assignment.pairs() {
-        in_new[p.ix()].push(r);
-    }
+    // Both assignments list each paper's reviewers in increasing order.
+    let has = |a: &Assignment, (p, r): (PaperIdx, ReviewerIdx)| {
+        a.reviewers
+            .get(p.ix())
+            .is_some_and(|rs| rs.binary_search(&r).is_ok())
+    };
     let mut still = Vec::new();
     for (p, r) in kept {
-        if in_new[p.ix()].contains(&r) {
+        if has(&assignment, (p, r)) {
             still.push((p, r));
         } else {
             removed.push((p, r, Removal::Moved));
         }
     }
     removed.sort_unstable_by_key(|&(p, r, _)| (p, r));
-    let before: Vec<(PaperIdx, ReviewerIdx)> = existing.pairs().collect();
     let added: Vec<(PaperIdx, ReviewerIdx)> = assignment
         .pairs()
-        .filter(|pr| !before.contains(pr))
+        .filter(|&pr| !has(existing, pr))
         .collect();
     problem.locks = user_locks;
     if let Some(v) = super::verify::check_constraints(&problem, &assignment).first() {

@@ -722,14 +722,12 @@ fn flow_solve(
     // The paper of each group node.
     let mut owner: Vec<usize> = Vec::new();
     let mut node_of = vec![usize::MAX; groups.len()];
-    for (p, paper_bounds) in bounds.iter().enumerate() {
+    let all_eligible = flow::all_eligible(pb);
+    for ((p, paper_bounds), eligible) in bounds.iter().enumerate().zip(&all_eligible) {
         let d = pb.demand[p];
-        let eligible: Vec<u32> = (0..nr as u32)
-            .filter(|&r| !pb.conflicts.contains(p, r as usize))
-            .collect();
         // Eligible members per group, to skip groups that cannot bind.
         let mut count = vec![0u32; groups.len()];
-        for &r in &eligible {
+        for &r in eligible {
             let mut g = deepest[r as usize];
             while let Some(x) = g {
                 count[x] += 1;
@@ -765,7 +763,7 @@ fn flow_solve(
                 }
             }
         }
-        for &r in &eligible {
+        for &r in eligible {
             let from = match deepest[r as usize] {
                 Some(g) => nearest_node(p, g, parents, &node_of),
                 None => p,
