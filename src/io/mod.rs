@@ -136,6 +136,13 @@ impl Interner {
         self.map.get(id).copied()
     }
 
+    /// Forgets every id interned after the first `len`.
+    pub fn truncate(&mut self, len: usize) {
+        for id in self.ids.drain(len..) {
+            self.map.remove(&id);
+        }
+    }
+
     pub fn intern(&mut self, id: &str) -> u32 {
         if let Some(&i) = self.map.get(id) {
             return i;

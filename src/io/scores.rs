@@ -9,11 +9,12 @@
 //! A file with quotes falls back to the `csv` crate. Both paths report errors with file, line and
 //! column, and both produce the same matrix.
 
-use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
+use std::ops::Range;
+use std::sync::atomic::{AtomicI32, Ordering};
 
 use ndarray::Array2;
 use rayon::prelude::*;
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashMap;
 
 use super::table::{Source, Table};
 use super::{Interner, ReadOptions, pair_ids};
@@ -25,7 +26,11 @@ use crate::model::{AffinityMatrix, SCORE_SCALE, SparseRows};
 pub const MAX_ABS_SCORE: i64 = 1000;
 
 /// Bytes per parallel chunk; fixed so that chunking, and so every error, is deterministic.
+#[cfg(not(test))]
 const CHUNK: usize = 4 << 20;
+/// Small chunks in unit tests, so that small files cross many chunk boundaries.
+#[cfg(test)]
+const CHUNK: usize = 64;
 
 /// Parses a decimal score into fixed-point units (10⁻⁶), exactly for up to six decimals and
 /// rounded half away from zero beyond. Returns `None` for anything that is not a finite number.
@@ -89,13 +94,13 @@ fn slow_parse(b: &[u8]) -> Option<i64> {
 }
 
 /// Checks a parsed score against the allowed range; the message says how to fix it.
-fn check_score(bytes: &[u8], allow_any: bool) -> Result<i32, (String, String)> {
+fn check_score(bytes: &[u8], allow_any: bool) -> Result<i32, (String, &'static str)> {
     let text = || String::from_utf8_lossy(bytes);
     let Some(units) = parse_score_bytes(bytes) else {
         let text = text();
         return Err((
             format!("`{text}` is not a finite number"),
-            "scores must be decimal numbers such as 0.75".into(),
+            "scores must be decimal numbers such as 0.75",
         ));
     };
     if allow_any {
@@ -103,21 +108,26 @@ fn check_score(bytes: &[u8], allow_any: bool) -> Result<i32, (String, String)> {
             let text = text();
             return Err((
                 format!("score {text} is outside [-{MAX_ABS_SCORE}, {MAX_ABS_SCORE}]"),
-                "rescale the scores; papermatch keeps them exact in 32-bit fixed point".into(),
+                "rescale the scores; papermatch keeps them exact in 32-bit fixed point",
             ));
         }
     } else if !(0..=SCORE_SCALE).contains(&units) {
         let text = text();
         return Err((
             format!("score {text} is outside [0, 1]"),
-            "rescale the scores to [0, 1], or pass --allow-any-score".into(),
+            "rescale the scores to [0, 1], or pass --allow-any-score",
         ));
     }
     Ok(units as i32)
 }
 
-/// The header line OpenReview's headerless files are read as.
-const OPENREVIEW_HEADER: &[u8] = b"paper_id,reviewer_id,score\n";
+/// A grid cell holds `units ^ ABSENT`: a zeroed grid (fresh pages, no initialising pass) then
+/// means "no score yet", and no score encodes to 0, since every score is far from `i32::MIN`.
+const ABSENT: i32 = i32::MIN;
+
+fn encode(units: i32) -> i32 {
+    units ^ ABSENT
+}
 
 pub(super) fn read_scores(
     src: &Source,
@@ -127,16 +137,6 @@ pub(super) fn read_scores(
     opts: &ReadOptions,
     headerless: bool,
 ) -> Result<AffinityMatrix> {
-    if memchr::memchr(b'"', src.bytes()).is_some() {
-        if headerless {
-            // Rare (OpenReview writes no quotes): read a copy with the header put in front.
-            let mut bytes = OPENREVIEW_HEADER.to_vec();
-            bytes.extend_from_slice(src.bytes());
-            let copy = Source::from_bytes(src.name.clone(), bytes);
-            return read_scores_csv(&copy, papers, reviewers, fixed, opts, 1);
-        }
-        return read_scores_csv(src, papers, reviewers, fixed, opts, 0);
-    }
     let header_end = if headerless {
         0
     } else {
@@ -168,120 +168,141 @@ pub(super) fn read_scores(
             count: header.n_columns(),
         }
     };
-    let first_body_line: u64 = if headerless { 1 } else { 2 };
-    let body = &src.bytes()[header_end..];
-    let chunks = split_chunks(body);
-    let bar = crate::progress::bar(opts.progress, body.len() as u64, "reading scores");
-    let mut first_line = Vec::with_capacity(chunks.len());
-    let newlines: Vec<u64> = chunks
-        .par_iter()
-        .map(|c| memchr::memchr_iter(b'\n', c).count() as u64)
-        .collect();
-    let mut line = first_body_line;
-    for n in newlines {
-        first_line.push(line);
-        line += n;
-    }
-    let ctx = Ctx {
-        name: &src.name,
-        cols,
-        allow_any: opts.allow_any_score,
+    let reader = Reader {
+        src,
+        header_end,
+        parser: Parser::new(cols, opts.allow_any_score),
     };
-    if !fixed {
-        let found: Vec<Result<(Vec<&str>, Vec<&str>)>> = chunks
-            .par_iter()
-            .zip(&first_line)
-            .map(|(c, &l)| ctx.collect_ids(c, l))
-            .collect();
-        for f in found {
-            let (ps, rs) = f?;
-            for p in ps {
-                papers.intern(p);
-            }
-            for r in rs {
-                reviewers.intern(r);
-            }
-        }
-    }
-    let (np, nr) = (papers.ids.len(), reviewers.ids.len());
-    let cells = np
-        .checked_mul(nr)
-        .filter(|&n| n <= isize::MAX as usize / 8)
-        .ok_or_else(|| {
-            src.error(format!(
-                "{np} papers × {nr} reviewers is too large a matrix"
-            ))
-        })?;
-    let grid: Vec<AtomicI32> = (0..cells).map(|_| AtomicI32::new(0)).collect();
-    let seen: Vec<AtomicU64> = (0..cells.div_ceil(64)).map(|_| AtomicU64::new(0)).collect();
-    let sink = Sink {
-        grid: &grid,
-        seen: &seen,
-        n_reviewers: nr,
-        serial: false,
+    // The interners as they were, for the general reader if it takes over.
+    let before = (papers.ids.len(), reviewers.ids.len());
+    let parsed = if fixed {
+        reader.fill_known(papers, reviewers, opts.progress)
+    } else {
+        reader.fill_unknown(papers, reviewers, opts.progress)
     };
-    let results: Vec<Result<(), Fill>> = chunks
-        .par_iter()
-        .zip(&first_line)
-        .map(|(c, &l)| {
-            let r = ctx.fill(c, l, papers, reviewers, &sink);
-            bar.inc(c.len() as u64);
-            r
-        })
-        .collect();
-    bar.finish_and_clear();
-    for r in &results {
-        match r {
-            Ok(()) => {}
-            Err(Fill::Input(e)) => return Err(e.clone().into()),
-            Err(Fill::Duplicate) => {
-                // Which copy a parallel pass saw second is a race: find the first one in order.
-                let fresh: Vec<AtomicU64> = (0..seen.len()).map(|_| AtomicU64::new(0)).collect();
-                let serial = Sink {
-                    grid: &grid,
-                    seen: &fresh,
-                    n_reviewers: nr,
-                    serial: true,
-                };
-                return match ctx.fill(body, first_body_line, papers, reviewers, &serial) {
-                    Err(Fill::Input(e)) => Err(e.into()),
-                    _ => Err(src.error("duplicate pair").into()),
-                };
-            }
+    if let Ok((grid, rows)) = parsed {
+        let (np, nr) = (papers.ids.len(), reviewers.ids.len());
+        if let Some(m) = assemble(np, nr, grid, rows) {
+            return Ok(m);
         }
+        // Fewer pairs than rows: a pair is repeated somewhere.
     }
-    let present: u64 = seen
-        .iter()
-        .map(|w| w.load(Ordering::Relaxed).count_ones() as u64)
-        .sum();
-    let values: Vec<i32> = grid.into_iter().map(AtomicI32::into_inner).collect();
-    let seen: Vec<u64> = seen.into_iter().map(AtomicU64::into_inner).collect();
-    Ok(assemble(np, nr, values, &seen, present))
+    // Quotes, a bad row, a repeated pair, an unknown id: the general reader reads the file,
+    // so every error is its positioned error, whichever path met it first.
+    papers.truncate(before.0);
+    reviewers.truncate(before.1);
+    read_general(src, papers, reviewers, fixed, opts, headerless)
 }
 
-/// Dense when at least half the pairs are given, sparse otherwise; absent pairs score 0.
-fn assemble(np: usize, nr: usize, values: Vec<i32>, seen: &[u64], present: u64) -> AffinityMatrix {
-    if present as usize * 2 >= np * nr {
-        // A pair given with a score keeps it; others are 0 already.
-        return AffinityMatrix::Dense(
-            Array2::from_shape_vec((np, nr), values).expect("grid has np × nr cells"),
-        );
+/// The general path: the `csv` crate's reader, for quoted fields and every error.
+fn read_general(
+    src: &Source,
+    papers: &mut Interner,
+    reviewers: &mut Interner,
+    fixed: bool,
+    opts: &ReadOptions,
+    headerless: bool,
+) -> Result<AffinityMatrix> {
+    const COLUMNS: [&str; 3] = ["paper_id", "reviewer_id", "score"];
+    let table = if headerless {
+        Table::parse_headerless(src, &COLUMNS)?
+    } else {
+        Table::parse(src, &COLUMNS)?
+    };
+    let mut triplets = Vec::with_capacity(table.len());
+    for row in table.rows() {
+        let (p, r) = pair_ids(&row, papers, reviewers, fixed)?;
+        let (p, r) = (p.0, r.0);
+        let text = row.text("score")?;
+        if text.is_empty() {
+            return Err(row
+                .error("score", "empty score")
+                .hint("every row needs a paper id, a reviewer id and a score")
+                .into());
+        }
+        let units = check_score(text.as_bytes(), opts.allow_any_score)
+            .map_err(|(m, h)| row.error("score", m).hint(h))?;
+        triplets.push((p, r, units, row.line));
     }
-    let rows = (0..np)
-        .map(|p| {
-            (0..nr)
-                .filter_map(|r| {
-                    let k = p * nr + r;
-                    let given = seen[k / 64] >> (k % 64) & 1 == 1;
-                    (given && values[k] != 0).then_some((r as u32, values[k]))
-                })
+    let (np, nr) = (papers.ids.len(), reviewers.ids.len());
+    let mut grid = zeroed_grid(np, nr).ok_or_else(|| {
+        src.error(format!(
+            "{np} papers × {nr} reviewers is too large a matrix"
+        ))
+    })?;
+    let column = table.column("reviewer_id") + 1;
+    for &(p, r, units, line) in &triplets {
+        let cell = &mut grid[p as usize * nr + r as usize];
+        if *cell != 0 {
+            return Err(InputError::file(
+                src.name.clone(),
+                format!(
+                    "duplicate pair: paper `{}` and reviewer `{}` are scored twice",
+                    papers.ids[p as usize], reviewers.ids[r as usize]
+                ),
+            )
+            .at_line(line)
+            .at_column(column, "reviewer_id")
+            .hint("give each pair one score; remove the repeated row")
+            .into());
+        }
+        *cell = encode(units);
+    }
+    Ok(assemble(np, nr, grid, triplets.len() as u64).expect("every pair stored once"))
+}
+
+/// Decodes the grid in place; dense when at least half the pairs are given, sparse otherwise
+/// (absent pairs score 0). `None` when fewer pairs than `rows` were stored: a repeated pair.
+fn assemble(np: usize, nr: usize, mut grid: Vec<i32>, rows: u64) -> Option<AffinityMatrix> {
+    let present: u64 = grid
+        .par_chunks_mut(1 << 16)
+        .map(|cells| {
+            let mut n = 0;
+            for c in cells {
+                n += (*c != 0) as u64;
+                *c = if *c == 0 { 0 } else { *c ^ ABSENT };
+            }
+            n
+        })
+        .sum();
+    if present < rows {
+        return None;
+    }
+    if present as usize * 2 >= np * nr {
+        return Some(AffinityMatrix::Dense(
+            Array2::from_shape_vec((np, nr), grid).expect("grid has np × nr cells"),
+        ));
+    }
+    let rows = grid
+        .chunks(nr.max(1))
+        .take(np)
+        .map(|row| {
+            row.iter()
+                .enumerate()
+                .filter(|&(_, &v)| v != 0)
+                .map(|(r, &v)| (r as u32, v))
                 .collect()
         })
         .collect();
-    AffinityMatrix::Sparse(SparseRows::from_rows(nr, rows))
+    Some(AffinityMatrix::Sparse(SparseRows::from_rows(nr, rows)))
 }
 
-fn split_chunks(body: &[u8]) -> Vec<&[u8]> {
+/// A zeroed grid of `np × nr` cells, or an error when it cannot be addressed.
+fn zeroed_grid(np: usize, nr: usize) -> Option<Vec<i32>> {
+    np.checked_mul(nr)
+        .filter(|&n| n <= isize::MAX as usize / 8)
+        .map(|n| vec![0; n])
+}
+
+/// The grid as atomics, so that parallel chunks may store into it; a repeated pair is the only
+/// way two chunks touch one cell, and it is caught by counting (see [`assemble`]).
+fn atomic(grid: &mut [i32]) -> &[AtomicI32] {
+    // SAFETY: AtomicI32 has the size, alignment and bit validity of i32, and the exclusive
+    // borrow of `grid` guarantees no other access while the atomic view lives.
+    unsafe { &*(grid as *mut [i32] as *const [AtomicI32]) }
+}
+
+fn split_chunks(body: &[u8]) -> Vec<Range<usize>> {
     let mut chunks = Vec::new();
     let mut start = 0;
     while start < body.len() {
@@ -289,13 +310,13 @@ fn split_chunks(body: &[u8]) -> Vec<&[u8]> {
         if end < body.len() {
             end = memchr::memchr(b'\n', &body[end..]).map_or(body.len(), |i| end + i + 1);
         }
-        chunks.push(&body[start..end]);
+        chunks.push(start..end);
         start = end;
     }
     chunks
 }
 
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq)]
 struct Columns {
     paper: usize,
     reviewer: usize,
@@ -303,46 +324,454 @@ struct Columns {
     count: usize,
 }
 
-struct Ctx<'a> {
-    name: &'a str,
-    cols: Columns,
-    allow_any: bool,
+/// One file being read: its body (after the header) and how to parse a row.
+struct Reader<'s> {
+    src: &'s Source,
+    header_end: usize,
+    parser: Parser,
 }
 
-struct Sink<'a> {
-    grid: &'a [AtomicI32],
-    seen: &'a [AtomicU64],
-    n_reviewers: usize,
-    /// The serial re-run after a duplicate reports it; parallel runs only flag it, since which
-    /// copy they meet second is a race.
-    serial: bool,
+/// Why a pass over a chunk stopped early.
+enum Stop {
+    /// A row the fast path does not read exactly as the general reader would (quotes, a lone
+    /// carriage return, anything invalid): the general reader takes the whole file.
+    Fallback,
+    /// A chunk whose local table would be mostly empty (rows not grouped by paper).
+    Sparse,
 }
 
-enum Fill {
-    Input(InputError),
-    Duplicate,
-}
-
-/// Fields of one line: paper id, reviewer id, score, as trimmed bytes.
-type Fields<'b> = [&'b [u8]; 3];
-
-const NAMES: [&str; 3] = ["paper_id", "reviewer_id", "score"];
-
-impl Ctx<'_> {
-    fn error(&self, line: u64, field: Option<usize>, message: String, hint: &str) -> InputError {
-        let mut e = InputError::file(self.name, message)
-            .at_line(line)
-            .hint(hint);
-        if let Some(f) = field {
-            let col = [self.cols.paper, self.cols.reviewer, self.cols.score][f];
-            e = e.at_column(col + 1, NAMES[f]);
-        }
-        e
+impl<'s> Reader<'s> {
+    fn body(&self) -> &'s [u8] {
+        &self.src.bytes()[self.header_end..]
     }
 
-    /// Splits one line into the three fields, or `None` for a blank line.
-    fn fields<'b>(&self, raw: &'b [u8], line: u64) -> Result<Option<Fields<'b>>, InputError> {
+    /// Parses every chunk in parallel, handing each to `pass`, and gives the chunk's pages back
+    /// to the system once parsed: the peak memory holds the grid, not the file.
+    fn chunks<'b, T: Send>(
+        &self,
+        body: &'b [u8],
+        progress: bool,
+        pass: impl Fn(&'b [u8]) -> Result<T, Stop> + Sync,
+    ) -> Result<Vec<T>, Stop>
+    where
+        's: 'b,
+    {
+        let bar = crate::progress::bar(progress, body.len() as u64, "reading scores");
+        let results: Vec<Result<T, Stop>> = split_chunks(body)
+            .into_par_iter()
+            .map(|range| {
+                let file = self.header_end + range.start..self.header_end + range.end;
+                self.src.populate(file.clone());
+                let r = pass(&body[range.clone()]);
+                self.src.release(file);
+                bar.inc(range.len() as u64);
+                r
+            })
+            .collect();
+        bar.finish_and_clear();
+        let mut out = Vec::with_capacity(results.len());
+        let mut sparse = false;
+        for r in results {
+            match r {
+                Ok(t) => out.push(t),
+                Err(Stop::Fallback) => return Err(Stop::Fallback),
+                Err(Stop::Sparse) => sparse = true,
+            }
+        }
+        if sparse {
+            return Err(Stop::Sparse);
+        }
+        Ok(out)
+    }
+
+    /// Ids known up front (papers.csv and reviewers.csv): every chunk stores straight into the
+    /// grid. Returns the grid and the number of rows stored.
+    fn fill_known(
+        &self,
+        papers: &Interner,
+        reviewers: &Interner,
+        progress: bool,
+    ) -> Result<(Vec<i32>, u64), Stop> {
+        let nr = reviewers.ids.len();
+        let mut grid = zeroed_grid(papers.ids.len(), nr).ok_or(Stop::Fallback)?;
+        let cells = atomic(&mut grid);
+        let body = self.body();
+        let rows = self.chunks(body, progress, |chunk| {
+            let mut sink = Known {
+                papers,
+                reviewers,
+                grid: cells,
+                n_reviewers: nr,
+            };
+            self.parser.parse(chunk, &mut sink)
+        })?;
+        Ok((grid, rows.iter().sum()))
+    }
+
+    /// Ids interned here, in order of first appearance: each chunk keeps its own small table
+    /// (its papers × the reviewers it met), merged in chunk order afterwards, so the file is
+    /// read once. Files not grouped by paper make those tables mostly empty; they are read in
+    /// two passes instead (ids, then [`Reader::fill_known`]).
+    fn fill_unknown(
+        &self,
+        papers: &mut Interner,
+        reviewers: &mut Interner,
+        progress: bool,
+    ) -> Result<(Vec<i32>, u64), Stop> {
+        let body = self.body();
+        let parsed = self.chunks(body, progress, |chunk| {
+            let mut local = Local::new(true, Some(chunk.len() / 8 + 4096));
+            let rows = self.parser.parse(chunk, &mut local)?;
+            local.done();
+            Ok((local, rows))
+        });
+        let locals = match parsed {
+            Err(Stop::Sparse) => {
+                let ids = self.chunks(body, progress, |chunk| {
+                    let mut local = Local::new(false, None);
+                    self.parser.parse(chunk, &mut local)?;
+                    local.done();
+                    Ok(local)
+                })?;
+                for local in &ids {
+                    local.intern_into(papers, reviewers);
+                }
+                return self.fill_known(papers, reviewers, progress);
+            }
+            other => other?,
+        };
+        let mut maps: Vec<(Vec<u32>, Vec<u32>)> = Vec::with_capacity(locals.len());
+        for (k, (local, _)) in locals.iter().enumerate() {
+            // Chunks of a grouped file usually meet the same reviewers in the same order.
+            let map = match k.checked_sub(1) {
+                Some(prev) if locals[prev].0.reviewers.same(&local.reviewers) => {
+                    let pmap = local.papers.iter().map(|id| papers.intern(id)).collect();
+                    (pmap, maps[prev].1.clone())
+                }
+                _ => local.intern_into(papers, reviewers),
+            };
+            maps.push(map);
+        }
+        let nr = reviewers.ids.len();
+        let mut grid = zeroed_grid(papers.ids.len(), nr).ok_or(Stop::Fallback)?;
+        let cells = atomic(&mut grid);
+        locals
+            .par_iter()
+            .zip(&maps)
+            .for_each(|((local, _), (pmap, rmap))| {
+                for (row, &p) in local.rows.iter().zip(pmap) {
+                    let base = p as usize * nr;
+                    for (&v, &r) in row.iter().zip(rmap) {
+                        if v != 0 {
+                            cells[base + r as usize].store(v, Ordering::Relaxed);
+                        }
+                    }
+                }
+            });
+        Ok((grid, locals.iter().map(|(_, rows)| rows).sum()))
+    }
+}
+
+/// What a parsed row's ids and score go to.
+trait Sink<'b> {
+    /// The index of a paper id met in the file (not the previous row's).
+    fn paper(&mut self, id: &'b [u8]) -> Result<u32, Stop>;
+    /// The index of a reviewer id met in the file (not the predicted one).
+    fn reviewer(&mut self, id: &'b [u8]) -> Result<u32, Stop>;
+    /// The id of reviewer `r`, if there is one: the prediction for the next row.
+    fn reviewer_id(&self, r: u32) -> Option<&[u8]>;
+    /// Stores a score; a pair already stored stops the pass.
+    fn put(&mut self, p: u32, r: u32, units: i32) -> Result<(), Stop>;
+}
+
+/// Ids known up front; scores go straight into the shared grid.
+struct Known<'a> {
+    papers: &'a Interner,
+    reviewers: &'a Interner,
+    grid: &'a [AtomicI32],
+    n_reviewers: usize,
+}
+
+fn lookup(ids: &Interner, id: &[u8]) -> Result<u32, Stop> {
+    std::str::from_utf8(id)
+        .ok()
+        .and_then(|id| ids.get(id))
+        .ok_or(Stop::Fallback)
+}
+
+impl<'b> Sink<'b> for Known<'_> {
+    fn paper(&mut self, id: &'b [u8]) -> Result<u32, Stop> {
+        lookup(self.papers, id)
+    }
+
+    fn reviewer(&mut self, id: &'b [u8]) -> Result<u32, Stop> {
+        lookup(self.reviewers, id)
+    }
+
+    fn reviewer_id(&self, r: u32) -> Option<&[u8]> {
+        self.reviewers.ids.get(r as usize).map(String::as_bytes)
+    }
+
+    #[inline]
+    fn put(&mut self, p: u32, r: u32, units: i32) -> Result<(), Stop> {
+        let cell = &self.grid[p as usize * self.n_reviewers + r as usize];
+        // Another chunk may store the same pair at the same moment and neither see the other:
+        // that case is caught by counting stored pairs against rows.
+        if cell.load(Ordering::Relaxed) != 0 {
+            return Err(Stop::Fallback);
+        }
+        cell.store(encode(units), Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+/// Ids of one chunk, in order of first appearance. The text is copied out of the file, so that
+/// merging touches no page of it once parsed (the map's keys, into the file, are only hashed
+/// and compared while the chunk is parsed).
+#[derive(Default)]
+struct LocalIds<'b> {
+    map: FxHashMap<&'b [u8], u32>,
+    text: String,
+    ends: Vec<usize>,
+}
+
+impl<'b> LocalIds<'b> {
+    fn intern(&mut self, id: &'b [u8]) -> Result<u32, Stop> {
+        if let Some(&i) = self.map.get(id) {
+            return Ok(i);
+        }
+        let i = self.ends.len() as u32;
+        self.text
+            .push_str(std::str::from_utf8(id).map_err(|_| Stop::Fallback)?);
+        self.ends.push(self.text.len());
+        self.map.insert(id, i);
+        Ok(i)
+    }
+
+    fn get(&self, i: usize) -> Option<&str> {
+        let end = *self.ends.get(i)?;
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        Some(&self.text[start..end])
+    }
+
+    fn bytes(&self, i: usize) -> Option<&[u8]> {
+        let end = *self.ends.get(i)?;
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        self.text.as_bytes().get(start..end)
+    }
+
+    /// Whether both hold the same ids in the same order.
+    fn same(&self, other: &LocalIds<'_>) -> bool {
+        self.ends == other.ends && self.text == other.text
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &str> {
+        (0..self.ends.len()).map(|i| self.get(i).unwrap_or_default())
+    }
+}
+
+/// Ids found here; one chunk's scores in a table of its own (its papers × its reviewers).
+struct Local<'b> {
+    papers: LocalIds<'b>,
+    reviewers: LocalIds<'b>,
+    /// Encoded cells by local paper, then local reviewer.
+    rows: Vec<Vec<i32>>,
+    keep_scores: bool,
+    cells: usize,
+    /// Most cells the table may hold before the chunk is called sparse.
+    max_cells: Option<usize>,
+}
+
+impl Local<'_> {
+    fn new(keep_scores: bool, max_cells: Option<usize>) -> Self {
+        Local {
+            papers: LocalIds::default(),
+            reviewers: LocalIds::default(),
+            rows: Vec::new(),
+            keep_scores,
+            cells: 0,
+            max_cells,
+        }
+    }
+
+    /// Drops what points into the file, once the chunk is parsed.
+    fn done(&mut self) {
+        self.papers.map = FxHashMap::default();
+        self.reviewers.map = FxHashMap::default();
+    }
+
+    /// Interns this chunk's ids into the venue's, returning the maps from local indices.
+    fn intern_into(&self, papers: &mut Interner, reviewers: &mut Interner) -> (Vec<u32>, Vec<u32>) {
+        (
+            self.papers.iter().map(|id| papers.intern(id)).collect(),
+            self.reviewers
+                .iter()
+                .map(|id| reviewers.intern(id))
+                .collect(),
+        )
+    }
+}
+
+impl<'b> Sink<'b> for Local<'b> {
+    fn paper(&mut self, id: &'b [u8]) -> Result<u32, Stop> {
+        let p = self.papers.intern(id)?;
+        if self.keep_scores && p as usize == self.rows.len() {
+            // A new paper usually meets the reviewers the previous one met.
+            self.rows
+                .push(Vec::with_capacity(self.reviewers.ends.len()));
+        }
+        Ok(p)
+    }
+
+    fn reviewer(&mut self, id: &'b [u8]) -> Result<u32, Stop> {
+        self.reviewers.intern(id)
+    }
+
+    fn reviewer_id(&self, r: u32) -> Option<&[u8]> {
+        self.reviewers.bytes(r as usize)
+    }
+
+    #[inline]
+    fn put(&mut self, p: u32, r: u32, units: i32) -> Result<(), Stop> {
+        if !self.keep_scores {
+            return Ok(());
+        }
+        let row = &mut self.rows[p as usize];
+        let r = r as usize;
+        // Reviewers come in order in a grouped file: the row grows by one.
+        if r >= row.len() {
+            self.cells += r + 1 - row.len();
+            if self.max_cells.is_some_and(|m| self.cells > m) {
+                return Err(Stop::Sparse);
+            }
+            if r > row.len() {
+                row.resize(r, 0);
+            }
+            row.push(encode(units));
+            return Ok(());
+        }
+        if row[r] != 0 {
+            return Err(Stop::Fallback);
+        }
+        row[r] = encode(units);
+        Ok(())
+    }
+}
+
+/// Splits rows and parses scores.
+struct Parser {
+    cols: Columns,
+    allow_any: bool,
+    /// `paper_id,reviewer_id,score` and nothing else: the layout the fast path reads.
+    plain: bool,
+    /// The score range in units.
+    range: std::ops::RangeInclusive<i64>,
+}
+
+impl Parser {
+    fn new(cols: Columns, allow_any: bool) -> Parser {
+        Parser {
+            cols,
+            allow_any,
+            plain: cols
+                == Columns {
+                    paper: 0,
+                    reviewer: 1,
+                    score: 2,
+                    count: 3,
+                },
+            range: if allow_any {
+                -MAX_ABS_SCORE * SCORE_SCALE..=MAX_ABS_SCORE * SCORE_SCALE
+            } else {
+                0..=SCORE_SCALE
+            },
+        }
+    }
+
+    /// Parses the rows of `chunk` into `sink`, returning how many rows it stored.
+    ///
+    /// Most rows of a real file repeat the previous row's paper and name the reviewer after the
+    /// previous row's: the fast path checks exactly that with two byte comparisons and parses a
+    /// plain decimal. Any other row goes through the line path, which splits the line, trims
+    /// fields and looks ids up. Both accept only rows the general reader reads the same way;
+    /// anything else stops the pass ([`Stop::Fallback`]).
+    fn parse<'b, S: Sink<'b>>(&self, chunk: &'b [u8], sink: &mut S) -> Result<u64, Stop> {
+        let mut rows = 0;
+        let mut i = 0;
+        let mut paper: (&[u8], u32) = (&[], 0);
+        let mut reviewer = u32::MAX;
+        while i < chunk.len() {
+            if self.plain {
+                let next = reviewer.wrapping_add(1);
+                if let Some((units, len)) =
+                    self.fast_row(&chunk[i..], paper.0, sink.reviewer_id(next))
+                {
+                    sink.put(paper.1, next, units)?;
+                    reviewer = next;
+                    rows += 1;
+                    i += len;
+                    continue;
+                }
+            }
+            let end = memchr::memchr(b'\n', &chunk[i..]).map_or(chunk.len(), |e| i + e);
+            let line = &chunk[i..end];
+            i = end + 1;
+            let Some([p_id, r_id, score]) = self.fields(line)? else {
+                continue;
+            };
+            let p = if p_id == paper.0 {
+                paper.1
+            } else {
+                sink.paper(p_id)?
+            };
+            let guess = reviewer.wrapping_add(1);
+            let r = if sink.reviewer_id(guess) == Some(r_id) {
+                guess
+            } else {
+                sink.reviewer(r_id)?
+            };
+            let units = check_score(score, self.allow_any).map_err(|_| Stop::Fallback)?;
+            sink.put(p, r, units)?;
+            (paper, reviewer) = ((p_id, p), r);
+            rows += 1;
+        }
+        Ok(rows)
+    }
+
+    /// A row that is `<paper>,<reviewer>,<plain decimal>` followed by a line end (or the end of
+    /// the chunk), with the score in range: its score and length.
+    #[inline(always)]
+    fn fast_row(&self, row: &[u8], paper: &[u8], reviewer: Option<&[u8]>) -> Option<(i32, usize)> {
+        let reviewer = reviewer?;
+        let (lp, lr) = (paper.len(), reviewer.len());
+        let score_at = lp + lr + 2;
+        if lp == 0
+            || row.len() <= score_at
+            || row[lp] != b','
+            || row[score_at - 1] != b','
+            || !same(&row[..lp], paper)
+            || !same(&row[lp + 1..score_at - 1], reviewer)
+        {
+            return None;
+        }
+        let (units, len) = plain_decimal(&row[score_at..])?;
+        self.range
+            .contains(&units)
+            .then_some((units as i32, score_at + len))
+    }
+
+    /// Splits one line into its three fields, trimmed; `None` for an empty line, which the
+    /// general reader skips too. Anything it might read otherwise (quotes, a carriage return
+    /// inside the line, which it takes for a line end, a field count off the header's, an empty
+    /// field) stops the pass.
+    fn fields<'b>(&self, raw: &'b [u8]) -> Result<Option<Fields<'b>>, Stop> {
         let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+        if raw.is_empty() {
+            return Ok(None);
+        }
+        if memchr::memchr2(b'"', b'\r', raw).is_some() {
+            return Err(Stop::Fallback);
+        }
         let mut picked: Fields<'b> = [&raw[..0]; 3];
         let mut n = 0;
         let mut start = 0;
@@ -363,214 +792,111 @@ impl Ctx<'_> {
             start = end + 1;
         }
         if n != self.cols.count {
-            if raw.trim_ascii().is_empty() {
-                return Ok(None);
-            }
-            return Err(self.error(
-                line,
-                None,
-                format!(
-                    "this row has {n} fields but the header has {}",
-                    self.cols.count
-                ),
-                "every row needs paper_id, reviewer_id and score separated by commas",
-            ));
+            return Err(Stop::Fallback);
         }
-        for (f, field) in picked.iter_mut().enumerate() {
+        for field in &mut picked {
             *field = field.trim_ascii();
             if field.is_empty() {
-                if raw.trim_ascii().is_empty() {
-                    return Ok(None);
-                }
-                let what = ["empty paper id", "empty reviewer id", "empty score"][f];
-                return Err(self.error(
-                    line,
-                    Some(f),
-                    what.into(),
-                    "every row needs a paper id, a reviewer id and a score",
-                ));
+                return Err(Stop::Fallback);
             }
         }
         Ok(Some(picked))
     }
+}
 
-    /// An id field as text; only ids that are not predicted pay for the UTF-8 check.
-    fn text<'b>(&self, bytes: &'b [u8], line: u64, f: usize) -> Result<&'b str, InputError> {
-        std::str::from_utf8(bytes).map_err(|_| {
-            self.error(
-                line,
-                Some(f),
-                "the field is not valid UTF-8".into(),
-                "save the file as UTF-8",
-            )
-        })
-    }
+/// Fields of one line: paper id, reviewer id, score, as trimmed bytes.
+type Fields<'b> = [&'b [u8]; 3];
 
-    fn collect_ids<'b>(
-        &self,
-        chunk: &'b [u8],
-        first_line: u64,
-    ) -> Result<(Vec<&'b str>, Vec<&'b str>)> {
-        let mut papers: (FxHashSet<&[u8]>, Vec<&str>) = Default::default();
-        let mut reviewers: (FxHashMap<&[u8], usize>, Vec<&str>) = Default::default();
-        let mut last: &[u8] = &[];
-        let mut last_reviewer = usize::MAX;
-        for (k, raw) in lines(chunk).enumerate() {
-            let line = first_line + k as u64;
-            let Some([p, r, _]) = self.fields(raw, line)? else {
-                continue;
-            };
-            if p != last && papers.0.insert(p) {
-                papers.1.push(self.text(p, line, 0)?);
-            }
-            last = p;
-            // Reviewers usually repeat in the same order paper after paper: check the guess first.
-            let guess = last_reviewer.wrapping_add(1);
-            if reviewers.1.get(guess).is_some_and(|g| g.as_bytes() == r) {
-                last_reviewer = guess;
-                continue;
-            }
-            last_reviewer = match reviewers.0.get(r) {
-                Some(&i) => i,
-                None => {
-                    let i = reviewers.1.len();
-                    reviewers.0.insert(r, i);
-                    reviewers.1.push(self.text(r, line, 1)?);
-                    i
+/// Equality of two slices of equal length, in whole-word compares: ids are short, and a call
+/// to `memcmp` per field costs more than the comparison.
+#[inline(always)]
+fn same(a: &[u8], b: &[u8]) -> bool {
+    debug_assert_eq!(a.len(), b.len());
+    let n = a.len();
+    let word = |s: &[u8], i: usize| u64::from_le_bytes(s[i..i + 8].try_into().expect("8 bytes"));
+    let half = |s: &[u8], i: usize| u32::from_le_bytes(s[i..i + 4].try_into().expect("4 bytes"));
+    match n {
+        // The first words, then the last one (overlapping).
+        8.. => {
+            let mut i = 0;
+            while i + 8 < n {
+                if word(a, i) != word(b, i) {
+                    return false;
                 }
-            };
-        }
-        Ok((papers.1, reviewers.1))
-    }
-
-    fn fill(
-        &self,
-        chunk: &[u8],
-        first_line: u64,
-        papers: &Interner,
-        reviewers: &Interner,
-        sink: &Sink<'_>,
-    ) -> Result<(), Fill> {
-        let mut last_paper: (&[u8], u32) = (&[], 0);
-        let mut last_reviewer: u32 = u32::MAX;
-        for (k, raw) in lines(chunk).enumerate() {
-            let line = first_line + k as u64;
-            let Some([p_id, r_id, score]) = self.fields(raw, line).map_err(Fill::Input)? else {
-                continue;
-            };
-            let p = if p_id == last_paper.0 {
-                last_paper.1
-            } else {
-                let text = self.text(p_id, line, 0).map_err(Fill::Input)?;
-                let p = papers.get(text).ok_or_else(|| {
-                    Fill::Input(self.error(
-                        line,
-                        Some(0),
-                        format!("unknown paper id `{text}`"),
-                        "every paper id here must appear in papers.csv; check for typos",
-                    ))
-                })?;
-                last_paper = (p_id, p);
-                p
-            };
-            let guess = last_reviewer.wrapping_add(1) as usize;
-            let r = if reviewers
-                .ids
-                .get(guess)
-                .is_some_and(|id| id.as_bytes() == r_id)
-            {
-                guess as u32
-            } else {
-                let text = self.text(r_id, line, 1).map_err(Fill::Input)?;
-                reviewers.get(text).ok_or_else(|| {
-                    Fill::Input(self.error(
-                        line,
-                        Some(1),
-                        format!("unknown reviewer id `{text}`"),
-                        "every reviewer id here must appear in reviewers.csv; check for typos",
-                    ))
-                })?
-            };
-            last_reviewer = r;
-            let units = check_score(score, self.allow_any)
-                .map_err(|(m, h)| Fill::Input(self.error(line, Some(2), m, &h)))?;
-            let cell = p as usize * sink.n_reviewers + r as usize;
-            let bit = 1u64 << (cell % 64);
-            if sink.seen[cell / 64].fetch_or(bit, Ordering::Relaxed) & bit != 0 {
-                let (p_id, r_id) = (String::from_utf8_lossy(p_id), String::from_utf8_lossy(r_id));
-                return Err(match sink.serial {
-                    true => Fill::Input(self.error(
-                        line,
-                        Some(1),
-                        format!(
-                            "duplicate pair: paper `{p_id}` and reviewer `{r_id}` are scored twice"
-                        ),
-                        "give each pair one score; remove the repeated row",
-                    )),
-                    false => Fill::Duplicate,
-                });
+                i += 8;
             }
-            sink.grid[cell].store(units, Ordering::Relaxed);
+            word(a, n - 8) == word(b, n - 8)
         }
-        Ok(())
+        4..=7 => half(a, 0) == half(b, 0) && half(a, n - 4) == half(b, n - 4),
+        _ => a.iter().zip(b).all(|(x, y)| x == y),
     }
 }
 
-fn lines(chunk: &[u8]) -> impl Iterator<Item = &[u8]> {
-    let chunk = chunk.strip_suffix(b"\n").unwrap_or(chunk);
-    chunk
-        .split(|&b| b == b'\n')
-        .filter(move |_| !chunk.is_empty())
-}
-
-/// The general path, for files with quoted fields.
-fn read_scores_csv(
-    src: &Source,
-    papers: &mut Interner,
-    reviewers: &mut Interner,
-    fixed: bool,
-    opts: &ReadOptions,
-    line_shift: u64,
-) -> Result<AffinityMatrix> {
-    let table = Table::parse(src, &["paper_id", "reviewer_id", "score"])?;
-    let mut triplets = Vec::with_capacity(table.len());
-    for row in table.rows() {
-        let (p, r) = pair_ids(&row, papers, reviewers, fixed)?;
-        let (p, r) = (p.0, r.0);
-        let text = row.text("score")?;
-        if text.is_empty() {
-            return Err(row
-                .error("score", "empty score")
-                .hint("every row needs a paper id, a reviewer id and a score")
-                .into());
+/// `digits[.digits]` then `\n`, `\r\n` or the end: the value in units (as [`parse_score`]
+/// gives it) and the length with the line end. `None` for anything else, left to the general
+/// path.
+#[inline(always)]
+fn plain_decimal(s: &[u8]) -> Option<(i64, usize)> {
+    // The usual form, `d.dddddd`, as one 8-byte word: the point made a zero digit, every byte
+    // checked to be a digit, then the digits combined pairwise (SWAR).
+    if let Some(b) = s.get(..9)
+        && b[1] == b'.'
+    {
+        const ZEROS: u64 = 0x3030_3030_3030_3030;
+        const HIGH: u64 = 0xF0F0_F0F0_F0F0_F0F0;
+        let w = u64::from_le_bytes(b[..8].try_into().expect("8 bytes")) & !0xFF00 | 0x3000;
+        if w & HIGH == ZEROS && (w + 0x0606_0606_0606_0606) & HIGH == ZEROS {
+            let x = w - ZEROS;
+            let x = (x * 10 + (x >> 8)) & 0x00FF_00FF_00FF_00FF;
+            let x = (x * 100 + (x >> 16)) & 0x0000_FFFF_0000_FFFF;
+            let x = (x * 10_000 + (x >> 32)) & 0xFFFF_FFFF;
+            // `x` reads d0 0 d1…d6 as eight digits: take nine d0s out of the millions.
+            let units = x as i64 - (b[0] - b'0') as i64 * 9_000_000;
+            match b[8] {
+                b'\n' => return Some((units, 9)),
+                b'\r' if s.get(9) == Some(&b'\n') => return Some((units, 10)),
+                _ => {}
+            }
         }
-        let units = check_score(text.as_bytes(), opts.allow_any_score)
-            .map_err(|(m, h)| row.error("score", m).hint(h))?;
-        triplets.push((p, r, units, row.line - line_shift));
     }
-    let (np, nr) = (papers.ids.len(), reviewers.ids.len());
-    let mut values = vec![0i32; np * nr];
-    let mut seen = vec![0u64; (np * nr).div_ceil(64)];
-    let mut present = 0;
-    for &(p, r, units, line) in &triplets {
-        let cell = p as usize * nr + r as usize;
-        if seen[cell / 64] >> (cell % 64) & 1 == 1 {
-            return Err(InputError::file(
-                src.name.clone(),
-                format!(
-                    "duplicate pair: paper `{}` and reviewer `{}` are scored twice",
-                    papers.ids[p as usize], reviewers.ids[r as usize]
-                ),
-            )
-            .at_line(line)
-            .hint("give each pair one score; remove the repeated row")
-            .into());
+    let mut k = 0;
+    let mut int: i64 = 0;
+    while k < s.len() && s[k].is_ascii_digit() {
+        if k == 9 {
+            return None;
         }
-        seen[cell / 64] |= 1 << (cell % 64);
-        values[cell] = units;
-        present += 1;
+        int = int * 10 + (s[k] - b'0') as i64;
+        k += 1;
     }
-    Ok(assemble(np, nr, values, &seen, present))
+    if k == 0 {
+        return None;
+    }
+    let mut frac: i64 = 0;
+    let mut scale: i64 = SCORE_SCALE;
+    let mut round = 0;
+    if k < s.len() && s[k] == b'.' {
+        k += 1;
+        let digits = k;
+        while k < s.len() && s[k].is_ascii_digit() {
+            if scale > 1 {
+                frac = frac * 10 + (s[k] - b'0') as i64;
+                scale /= 10;
+            } else if k - digits == 6 {
+                round = (s[k] >= b'5') as i64;
+            }
+            k += 1;
+        }
+        if k == digits {
+            return None;
+        }
+    }
+    let units = int * SCORE_SCALE + frac * scale + round;
+    match s.get(k) {
+        None => Some((units, k)),
+        Some(b'\n') => Some((units, k + 1)),
+        Some(b'\r') if s.get(k + 1) == Some(&b'\n') => Some((units, k + 2)),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -709,5 +1035,186 @@ mod tests {
         assert!(m.is_sparse());
         assert_eq!(m.get(1, 1), 500_000);
         assert_eq!(m.get(1, 2), 0);
+    }
+}
+
+#[cfg(test)]
+mod equivalence {
+    //! The fast reader against the general one, on random files and random damage: the same
+    //! matrix and ids, or the same positioned error.
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Reads `text` with the fast path (as `read_scores` does) or the general CSV reader.
+    fn read(text: &[u8], fixed: bool, general: bool) -> std::result::Result<String, String> {
+        let (mut p, mut r) = (Interner::default(), Interner::default());
+        if fixed {
+            for i in 0..5 {
+                p.intern(&format!("p{i}"));
+                r.intern(&format!("r{i}"));
+            }
+        }
+        let src = Source::from_bytes("scores.csv", text.to_vec());
+        let opts = ReadOptions::default();
+        let m = if general {
+            read_general(&src, &mut p, &mut r, fixed, &opts, false)
+        } else {
+            read_scores(&src, &mut p, &mut r, fixed, &opts, false)
+        };
+        m.map(|m| format!("{m:?} {:?} {:?}", p.ids, r.ids))
+            .map_err(|e| e.to_string())
+    }
+
+    fn score() -> impl Strategy<Value = String> {
+        prop_oneof![
+            (0u32..=1_000_000).prop_map(|u| format!("{}.{:06}", u / 1_000_000, u % 1_000_000)),
+            (0u32..=1000).prop_map(|u| format!("0.{u}")),
+            (0u32..2).prop_map(|u| u.to_string()),
+            "0\\.[0-9]{7,9}",
+            Just("1.0000000".to_string()),
+            Just(" 0.5 ".to_string()),
+            Just(".25".to_string()),
+            Just("5e-1".to_string()),
+        ]
+    }
+
+    fn file() -> impl Strategy<Value = (Vec<u8>, bool)> {
+        let rows = proptest::collection::vec((0u8..5, 0u8..5, score()), 0..40);
+        (rows, any::<bool>(), any::<bool>()).prop_map(|(rows, crlf, grouped)| {
+            let mut rows = rows;
+            if grouped {
+                rows.sort_by_key(|&(p, r, _)| (p, r));
+            }
+            let end = if crlf { "\r\n" } else { "\n" };
+            let mut text = format!("paper_id,reviewer_id,score{end}");
+            for (p, r, s) in rows {
+                text.push_str(&format!("p{p},r{r},{s}{end}"));
+            }
+            (text.into_bytes(), grouped)
+        })
+    }
+
+    /// Damage of the kinds real files have.
+    #[derive(Debug, Clone)]
+    enum Damage {
+        Truncate(usize),
+        Byte(usize, u8),
+        Insert(usize, &'static str),
+        DuplicateLine(usize),
+    }
+
+    fn damage() -> impl Strategy<Value = Damage> {
+        let bytes = prop::sample::select(vec![b',', b'\n', b'\r', b'"', b' ', b'x', b'-', 0xFF]);
+        let texts = prop::sample::select(vec!["\n", ",", "\"", "p9,r9,0.5\n", "\n\n", "nan"]);
+        prop_oneof![
+            any::<usize>().prop_map(Damage::Truncate),
+            (any::<usize>(), bytes).prop_map(|(i, b)| Damage::Byte(i, b)),
+            (any::<usize>(), texts).prop_map(|(i, t)| Damage::Insert(i, t)),
+            any::<usize>().prop_map(Damage::DuplicateLine),
+        ]
+    }
+
+    fn apply(text: &mut Vec<u8>, d: &Damage) {
+        let header = memchr::memchr(b'\n', text).map_or(text.len(), |i| i + 1);
+        if text.len() <= header {
+            return;
+        }
+        let at = |i: usize| header + i % (text.len() - header);
+        match *d {
+            Damage::Truncate(i) => text.truncate(at(i)),
+            Damage::Byte(i, b) => {
+                let i = at(i);
+                text[i] = b;
+            }
+            Damage::Insert(i, t) => {
+                let i = at(i);
+                text.splice(i..i, t.bytes());
+            }
+            Damage::DuplicateLine(i) => {
+                let start = text[..at(i)]
+                    .iter()
+                    .rposition(|&b| b == b'\n')
+                    .map_or(0, |k| k + 1)
+                    .max(header);
+                let end =
+                    memchr::memchr(b'\n', &text[start..]).map_or(text.len(), |k| start + k + 1);
+                let line = text[start..end].to_vec();
+                text.splice(end..end, line);
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn fast_reader_equals_general_reader(
+            (text, _) in file(),
+            damages in proptest::collection::vec(damage(), 0..3),
+            fixed in any::<bool>(),
+        ) {
+            let mut text = text;
+            for d in &damages {
+                apply(&mut text, d);
+            }
+            prop_assert_eq!(read(&text, fixed, false), read(&text, fixed, true));
+        }
+    }
+
+    #[test]
+    fn plain_decimal_equals_parse_score() {
+        let mut cases: Vec<String> = Vec::new();
+        for int in ["0", "1", "12", "999999999", "0000000001"] {
+            for frac in [
+                "",
+                ".",
+                ".5",
+                ".000001",
+                ".0000005",
+                ".0000004",
+                ".1234565",
+                ".99999999",
+            ] {
+                cases.push(format!("{int}{frac}"));
+            }
+        }
+        for u in (0..=1_000_000u32).step_by(997) {
+            cases.push(format!("{}.{:06}", u / 1_000_000, u % 1_000_000));
+        }
+        for case in cases {
+            for end in ["\n", "\r\n", ""] {
+                let text = format!("{case}{end}");
+                if let Some((units, len)) = plain_decimal(text.as_bytes()) {
+                    assert_eq!(Some(units), parse_score(&case), "{text:?}");
+                    assert_eq!(len, text.len(), "{text:?}");
+                }
+            }
+        }
+        assert_eq!(plain_decimal(b"0.123456\n"), Some((123_456, 9)));
+        assert_eq!(plain_decimal(b"1.000000\r\n"), Some((1_000_000, 10)));
+        assert_eq!(plain_decimal(b"0.12345x\n"), None);
+        assert_eq!(plain_decimal(b"0.5,\n"), None);
+    }
+
+    #[test]
+    fn random_order_falls_back_to_two_passes() {
+        // Rows in no order: every chunk's own table would be mostly empty.
+        let mut text = String::from("paper_id,reviewer_id,score\n");
+        let mut k = 7u64;
+        let mut pairs: Vec<(u64, u64)> =
+            (0..60).flat_map(|p| (0..60).map(move |r| (p, r))).collect();
+        for i in (1..pairs.len()).rev() {
+            k = k
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            pairs.swap(i, (k >> 33) as usize % (i + 1));
+        }
+        for (p, r) in &pairs {
+            text.push_str(&format!("p{p},r{r},0.{:06}\n", (p * 61 + r) % 1_000_000));
+        }
+        let fast = read(text.as_bytes(), false, false);
+        assert!(fast.is_ok());
+        assert_eq!(fast, read(text.as_bytes(), false, true));
     }
 }

@@ -1,8 +1,9 @@
 //! Reading one CSV table with a header row, pointing at file, line and column on every error.
 
-use std::collections::HashMap;
 use std::io::Read;
 use std::path::Path;
+
+use rustc_hash::FxHashMap;
 
 use crate::error::{Error, InputError, Result};
 
@@ -80,6 +81,43 @@ impl Source {
         &raw[self.skip..]
     }
 
+    /// Asks the system to map the pages of `range` (of [`Source::bytes`]) now, in one call
+    /// rather than one page fault at a time. Does nothing for data that is not mapped.
+    pub fn populate(&self, range: std::ops::Range<usize>) {
+        if let Data::Mapped(map) = &self.data {
+            // Advice only: where the system does not know it, pages fault in as usual.
+            let _ = map.advise_range(
+                memmap2::Advice::PopulateRead,
+                range.start + self.skip,
+                range.len(),
+            );
+        }
+    }
+
+    /// Gives the pages that lie wholly inside `range` (of [`Source::bytes`]) back to the
+    /// system once read, so that a large mapped file does not stay resident; reading them
+    /// again maps them again from the file. Does nothing for data that is not mapped.
+    pub fn release(&self, range: std::ops::Range<usize>) {
+        if let Data::Mapped(map) = &self.data {
+            // Whole 64 KiB blocks: page-aligned on every platform.
+            const BLOCK: usize = 64 << 10;
+            let start = (range.start + self.skip).next_multiple_of(BLOCK);
+            let end = (range.end + self.skip) / BLOCK * BLOCK;
+            if start < end {
+                // SAFETY: the map is a read-only private file mapping; dropping its pages
+                // changes no byte seen through it, they are read from the file again when
+                // touched (the same no-truncation assumption as the mapping itself).
+                let _ = unsafe {
+                    map.unchecked_advise_range(
+                        memmap2::UncheckedAdvice::DontNeed,
+                        start,
+                        end - start,
+                    )
+                };
+            }
+        }
+    }
+
     /// An error about this file.
     pub fn error(&self, message: impl Into<String>) -> InputError {
         InputError::file(self.name.clone(), message)
@@ -89,7 +127,9 @@ impl Source {
 /// One data row of a [`Table`], with the position needed for errors.
 pub struct Row<'t> {
     table: &'t Table,
-    record: &'t csv::ByteRecord,
+    /// The ends of this row's fields in the table's `text`; the first starts at `start`.
+    ends: &'t [u32],
+    start: u32,
     /// 1-based line number of the row in the file.
     pub line: u64,
 }
@@ -100,7 +140,11 @@ impl Row<'_> {
         let Some(&col) = self.table.columns.get(name) else {
             return Ok(None);
         };
-        let raw = self.record.get(col).unwrap_or(b"");
+        let raw = match col.checked_sub(1) {
+            _ if col >= self.ends.len() => &b""[..],
+            None => &self.table.text[self.start as usize..self.ends[0] as usize],
+            Some(prev) => &self.table.text[self.ends[prev] as usize..self.ends[col] as usize],
+        };
         match std::str::from_utf8(raw) {
             Ok(s) => Ok(Some(s.trim())),
             Err(_) => Err(self
@@ -139,11 +183,19 @@ impl Row<'_> {
 }
 
 /// A parsed CSV table: header names and records.
+///
+/// The fields of every row live in one buffer (a conflicts file of a big venue has hundreds of
+/// thousands of rows: one allocation per row would cost more than parsing it).
 pub struct Table {
     name: String,
-    columns: HashMap<String, usize>,
+    columns: FxHashMap<String, usize>,
     width: usize,
-    records: Vec<(u64, csv::ByteRecord)>,
+    /// Every field's bytes, back to back.
+    text: Vec<u8>,
+    /// The end of each field in `text`, row after row.
+    ends: Vec<u32>,
+    /// Per row: its line and where its fields start in `ends`.
+    records: Vec<(u64, u32)>,
 }
 
 impl Table {
@@ -179,7 +231,7 @@ impl Table {
                 .map_err(|e| csv_error(source, e, Some(1)))?
                 .clone(),
         };
-        let mut columns = HashMap::new();
+        let mut columns = FxHashMap::default();
         for (i, h) in headers.iter().enumerate() {
             let h = std::str::from_utf8(h).map_err(|_| {
                 source
@@ -206,9 +258,15 @@ impl Table {
             }
         }
         let mut records = Vec::new();
+        let (mut text, mut ends) = (Vec::new(), Vec::new());
         let mut record = csv::ByteRecord::new();
         let mut lines = LineCounter::default();
         let bytes = source.bytes();
+        let too_large = || {
+            source
+                .error("the file is too large for one table (over 4 GiB of fields)")
+                .hint("split the file")
+        };
         loop {
             match reader.read_byte_record(&mut record) {
                 Ok(true) => {
@@ -218,7 +276,12 @@ impl Table {
                     if record.iter().all(|f| f.iter().all(u8::is_ascii_whitespace)) {
                         continue;
                     }
-                    records.push((line, std::mem::take(&mut record)));
+                    let first = u32::try_from(ends.len()).map_err(|_| too_large())?;
+                    records.push((line, first));
+                    for field in &record {
+                        text.extend_from_slice(field);
+                        ends.push(u32::try_from(text.len()).map_err(|_| too_large())?);
+                    }
                 }
                 Ok(false) => break,
                 Err(e) => {
@@ -231,6 +294,8 @@ impl Table {
             name: source.name.clone(),
             columns,
             width: headers.len(),
+            text,
+            ends,
             records,
         })
     }
@@ -270,10 +335,23 @@ impl Table {
 
     /// The data rows in file order.
     pub fn rows(&self) -> impl Iterator<Item = Row<'_>> {
-        self.records.iter().map(move |(line, record)| Row {
-            table: self,
-            record,
-            line: *line,
+        let bounds = |k: usize| {
+            let first = self.records[k].1 as usize;
+            let next = self
+                .records
+                .get(k + 1)
+                .map_or(self.ends.len(), |r| r.1 as usize);
+            let start = first.checked_sub(1).map_or(0, |i| self.ends[i]);
+            (&self.ends[first..next], start)
+        };
+        (0..self.records.len()).map(move |k| {
+            let (ends, start) = bounds(k);
+            Row {
+                table: self,
+                ends,
+                start,
+                line: self.records[k].0,
+            }
         })
     }
 }
