@@ -13,6 +13,10 @@ use ndarray::Array2;
 /// Score units per 1.0: scores are stored as integers in millionths.
 pub const SCORE_SCALE: i64 = 1_000_000;
 
+/// Largest absolute score accepted (with `allow_any_score`; otherwise scores lie in [0, 1]):
+/// keeps the solver's integer arithmetic exact and free of overflow.
+pub const MAX_ABS_SCORE: i64 = 1000;
+
 /// Index of a paper in [`Venue::papers`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct PaperIdx(pub u32);

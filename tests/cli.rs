@@ -589,6 +589,27 @@ fn locks_are_kept_and_bans_respected() {
         !out.contains("P3,R3,"),
         "banned by the forbid column: {out}"
     );
+    // Randomized with a lock: the locked pair is always drawn, at probability 1.
+    let dir = tiny_with(&[("locks.csv", locks)]);
+    let probs = dir.path().join("probabilities.csv");
+    for seed in ["1", "2", "3"] {
+        let o = run(&[
+            "assign",
+            dir.path().to_str().unwrap(),
+            "--max-probability",
+            "0.6",
+            "--seed",
+            seed,
+            "--probabilities",
+            probs.to_str().unwrap(),
+            "-q",
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert!(stdout(&o).contains("P1,R4,"), "{}", stdout(&o));
+        let p = std::fs::read_to_string(&probs).unwrap();
+        assert!(p.contains("P1,R4,1.000"), "{p}");
+        assert!(!p.contains("P3,R3,"), "banned: {p}");
+    }
     let dir = tiny_with(&[("bans.csv", "paper_id,reviewer_id,reason\nP2,R4,asked\n")]);
     let o = run(&["conflicts", dir.path().to_str().unwrap(), "-q"]);
     assert!(
@@ -663,10 +684,16 @@ fn fair_objective_and_floor_on_a_hand_checked_venue() {
         "{}",
         stderr(&bad)
     );
-    // Randomized and fair do not mix.
+    // Randomized and fair do not mix yet.
     let mut args = base.to_vec();
     args.extend(["--objective", "fair", "--max-probability", "0.5"]);
-    assert_eq!(run(&args).status.code(), Some(2));
+    let o = run(&args);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("probability caps and a fair objective or score floor together"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]

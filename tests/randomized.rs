@@ -6,13 +6,14 @@ use common::*;
 
 use good_lp::{Expression, ProblemVariables, Solution as _, SolverModel, default_solver, variable};
 use papermatch::conflicts::{Conflicts, Reasons};
-use papermatch::model::AffinityMatrix;
-use papermatch::solve::Problem;
+use papermatch::model::{AffinityMatrix, PaperIdx, ReviewerIdx};
 use papermatch::solve::randomized::{PROB_SCALE, ProbabilityCaps, marginals, sample};
 use papermatch::solve::verify::check_constraints;
+use papermatch::solve::{Problem, Randomization, Requirements, assign};
 use proptest::prelude::*;
 
-/// The capped fractional LP solved by good_lp, as an independent reference.
+/// The capped fractional LP solved by good_lp, as an independent reference; locked pairs are
+/// fixed at 1.
 fn lp_optimum(pb: &Problem<'_>, cap: f64) -> Option<f64> {
     let (np, nr) = (pb.n_papers(), pb.n_reviewers());
     let mut vars = ProblemVariables::new();
@@ -24,7 +25,14 @@ fn lp_optimum(pb: &Problem<'_>, cap: f64) -> Option<f64> {
             if pb.conflicts.contains(p, r) {
                 continue;
             }
-            let x = vars.add(variable().min(0.0).max(cap));
+            let locked = pb
+                .locks
+                .contains(&(PaperIdx(p as u32), ReviewerIdx(r as u32)));
+            let x = if locked {
+                vars.add(variable().min(1.0).max(1.0))
+            } else {
+                vars.add(variable().min(0.0).max(cap))
+            };
             obj += (pb.affinity.get(p, r) as f64 / 1e6) * x;
             *paper += x;
             *reviewer += x;
@@ -77,6 +85,60 @@ proptest! {
             }
             (Err(_), None) => {}
             (a, b) => prop_assert!(false, "papermatch {:?} vs LP {:?}", a.map(|m| m.expected_affinity()), b),
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Through the library's one entry point, with locks: locked pairs are drawn with
+    /// probability 1, the rest are optimal under the caps, and every sample meets every
+    /// constraint, locks included.
+    #[test]
+    fn locked_pairs_have_probability_one(
+        (np, nr, scores) in (1usize..5, 3usize..7).prop_flat_map(|(np, nr)| (
+            Just(np), Just(nr),
+            proptest::collection::vec(0..=1_000_000i32, np * nr),
+        )),
+        locks in proptest::collection::vec((0usize..5, 0usize..7), 0..3),
+        cap_k in 1usize..4,
+        seed in any::<u64>(),
+    ) {
+        let cap = [0.25, 0.5, 0.75, 1.0][cap_k];
+        let m = AffinityMatrix::Dense(ndarray::Array2::from_shape_vec((np, nr), scores).unwrap());
+        let c = Conflicts::none(np);
+        let mut pb = Problem::new(&m, &c, vec![2; np], vec![0; nr], vec![2; nr]);
+        let mut locks: Vec<_> = locks.into_iter()
+            .map(|(p, r)| (PaperIdx((p % np) as u32), ReviewerIdx((r % nr) as u32)))
+            .collect();
+        locks.sort_unstable();
+        locks.dedup();
+        pb.locks = locks;
+        let req = Requirements {
+            randomized: Some(Randomization {
+                caps: ProbabilityCaps { default: cap, pairs: Vec::new() },
+                seed,
+            }),
+            ..Requirements::default()
+        };
+        match (assign(&pb, &req), lp_optimum(&pb, cap)) {
+            (Ok(out), Some(best)) => {
+                let r = out.randomized.as_ref().unwrap();
+                prop_assert!((r.marginals.expected_affinity() - best).abs() < 1e-6);
+                prop_assert!(check_constraints(&pb, &out.assignment).is_empty());
+                for &(p, rv) in &pb.locks {
+                    prop_assert!(out.assignment.reviewers[p.ix()].contains(&rv));
+                    prop_assert!(r.marginals.by_paper[p.ix()].contains(&(rv, PROB_SCALE as i32)));
+                }
+            }
+            // Too many locks on one paper or reviewer, or caps too low: refused, like the LP.
+            (Err(_), None) => {}
+            (Err(e), Some(_)) => prop_assert!(
+                e.to_string().contains("locked"),
+                "refused though the LP is feasible: {e}"
+            ),
+            (Ok(_), None) => prop_assert!(false, "papermatch found an assignment the LP rules out"),
         }
     }
 }

@@ -52,7 +52,9 @@ pub mod goldstandard;
 pub mod text;
 
 use crate::error::{Error, Result};
-use crate::model::{AffinityMatrix, BidLevel, SCORE_SCALE, SparseRows, Venue, score_to_units};
+use crate::model::{
+    AffinityMatrix, BidLevel, MAX_ABS_SCORE, SCORE_SCALE, SparseRows, Venue, score_to_units,
+};
 pub use text::TextOptions;
 
 /// How keyword affinity is computed.
@@ -215,6 +217,83 @@ impl Default for AffinityOptions {
             keyword_weight: 1.0,
         }
     }
+}
+
+impl AffinityMatrix {
+    /// A dense matrix from floating-point scores, papers × reviewers (an `ndarray` array or view).
+    ///
+    /// Scores are converted to fixed point by [`score_to_units`]: six decimals are kept
+    /// exactly, the seventh rounds half away from zero, so every objective is an exact integer
+    /// sum (in units of 10⁻⁶). Every score must be finite and within ±[`MAX_ABS_SCORE`]; a
+    /// score outside is an error naming its row and column.
+    ///
+    /// ```
+    /// use papermatch::model::AffinityMatrix;
+    /// let m = AffinityMatrix::from_scores(&ndarray::array![[0.25, 1.0], [0.1234567, 0.0]])?;
+    /// assert_eq!(m.get(0, 0), 250_000);
+    /// assert_eq!(m.get(1, 0), 123_457);
+    /// # Ok::<(), papermatch::Error>(())
+    /// ```
+    pub fn from_scores<S: ndarray::Data<Elem = f64>>(
+        scores: &ndarray::ArrayBase<S, ndarray::Ix2>,
+    ) -> Result<AffinityMatrix> {
+        let mut units = ndarray::Array2::zeros(scores.raw_dim());
+        for ((p, r), &x) in scores.indexed_iter() {
+            units[[p, r]] = checked_units(x, p, r)?;
+        }
+        Ok(AffinityMatrix::Dense(units))
+    }
+
+    /// A sparse matrix from `(paper, reviewer, score)` triples (indices from 0); a pair not
+    /// given scores 0. Scores are converted as by [`AffinityMatrix::from_scores`]; an index out
+    /// of range or a pair given twice is an error.
+    ///
+    /// ```
+    /// use papermatch::model::AffinityMatrix;
+    /// let m = AffinityMatrix::from_triples(2, 3, &[(0, 2, 0.5), (1, 0, 0.75)])?;
+    /// assert_eq!((m.get(0, 2), m.get(1, 0), m.get(1, 1)), (500_000, 750_000, 0));
+    /// # Ok::<(), papermatch::Error>(())
+    /// ```
+    pub fn from_triples(
+        n_papers: usize,
+        n_reviewers: usize,
+        triples: &[(usize, usize, f64)],
+    ) -> Result<AffinityMatrix> {
+        let mut rows: Vec<Vec<(u32, i32)>> = vec![Vec::new(); n_papers];
+        for &(p, r, x) in triples {
+            if p >= n_papers || r >= n_reviewers {
+                return Err(Error::Options(format!(
+                    "score of paper {p} and reviewer {r}: the matrix is {n_papers} × {n_reviewers}"
+                )));
+            }
+            rows[p].push((r as u32, checked_units(x, p, r)?));
+        }
+        for (p, row) in rows.iter_mut().enumerate() {
+            row.sort_unstable_by_key(|&(r, _)| r);
+            if let Some(w) = row.windows(2).find(|w| w[0].0 == w[1].0) {
+                return Err(Error::Options(format!(
+                    "paper {p} and reviewer {} are scored twice",
+                    w[0].0
+                )));
+            }
+            row.retain(|&(_, w)| w != 0);
+        }
+        Ok(AffinityMatrix::Sparse(SparseRows::from_rows(
+            n_reviewers,
+            rows,
+        )))
+    }
+}
+
+/// A score in fixed-point units, or an error naming the pair when it is not finite or too large.
+fn checked_units(x: f64, p: usize, r: usize) -> Result<i32> {
+    if !x.is_finite() || x.abs() > MAX_ABS_SCORE as f64 {
+        return Err(Error::Options(format!(
+            "score {x} of paper {p} and reviewer {r} is not a finite number within \
+             ±{MAX_ABS_SCORE}; rescale the scores"
+        )));
+    }
+    Ok(score_to_units(x) as i32)
 }
 
 /// Normalises one keyword: NFKC, lower case, white space trimmed and folded.

@@ -11,8 +11,9 @@ use papermatch::generate::{GenerateSpec, Layout};
 use papermatch::io::{ReadOptions, VenueFiles};
 use papermatch::model::BidLevel;
 use papermatch::solve::fair::{FairOptions, Objective};
+use papermatch::solve::randomized::ProbabilityCaps;
 use papermatch::solve::rules::{Bound, Rule, RuleOptions};
-use papermatch::solve::{SolveOptions, SolverKind};
+use papermatch::solve::{Randomization, Requirements, RuleSet, SolveOptions, SolverKind};
 
 /// Assign submitted papers to reviewers: exact, fast, verified.
 ///
@@ -454,6 +455,46 @@ impl AssignArgs {
             iterations: self.fair_iterations,
             ..FairOptions::default()
         }))
+    }
+
+    /// Everything the flags ask for, as the library's requirements model.
+    pub fn requirements(
+        &self,
+        venue: &papermatch::model::Venue,
+        progress: bool,
+    ) -> anyhow::Result<Requirements> {
+        let rules = match self.rules()? {
+            Some((rules, options)) => Some(RuleSet {
+                groups: papermatch::solve::rules::groups(&rules, &venue.reviewers)?,
+                rules,
+                options,
+            }),
+            None => None,
+        };
+        let randomized = if self.max_probability.is_some() || self.probability_limits.is_some() {
+            let q = self.max_probability.unwrap_or(1.0);
+            if !(q > 0.0 && q <= 1.0) {
+                anyhow::bail!(papermatch::Error::Options(format!(
+                    "--max-probability {q} must lie in (0, 1]"
+                )));
+            }
+            let pairs = match &self.probability_limits {
+                Some(path) => papermatch::io::formats::read_probability_limits(path, venue)?,
+                None => Vec::new(),
+            };
+            Some(Randomization {
+                caps: ProbabilityCaps { default: q, pairs },
+                seed: self.seed,
+            })
+        } else {
+            None
+        };
+        Ok(Requirements {
+            fair: self.fair_options()?,
+            rules,
+            randomized,
+            solve: self.solve_options(progress),
+        })
     }
 
     pub fn solve_options(&self, progress: bool) -> SolveOptions {

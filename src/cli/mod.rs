@@ -14,7 +14,7 @@ use papermatch::io::formats::{self, read_assignment};
 use papermatch::io::write_csv_atomic;
 use papermatch::model::format_units;
 use papermatch::report::evaluate;
-use papermatch::report::{summarize_solution, write_assignment, write_summary};
+use papermatch::report::{write_assignment, write_summary};
 use papermatch::{Error, Instance};
 
 /// Exit code for bad usage or bad input.
@@ -80,63 +80,6 @@ fn load(cli: &Cli, v: &VenueArgs) -> anyhow::Result<Instance> {
     Ok(instance)
 }
 
-fn assign_randomized(
-    cli: &Cli,
-    a: &args::AssignArgs,
-    instance: &Instance,
-    opts: &papermatch::solve::SolveOptions,
-) -> anyhow::Result<()> {
-    use papermatch::solve::randomized::{self, PROB_SCALE, ProbabilityCaps};
-    let q = a.max_probability.unwrap_or(1.0);
-    if !(q > 0.0 && q <= 1.0) {
-        anyhow::bail!(Error::Options(format!(
-            "--max-probability {q} must lie in (0, 1]"
-        )));
-    }
-    let mut caps = ProbabilityCaps {
-        default: q,
-        pairs: Vec::new(),
-    };
-    if let Some(path) = &a.probability_limits {
-        caps.pairs = formats::read_probability_limits(path, &instance.venue)?;
-    }
-    let problem = instance.problem();
-    let r = randomized::assign_randomized(&problem, &caps, a.seed, opts)?;
-    write_output(&a.format, &a.output, instance, &r.assignment)?;
-    if let Some(path) = &a.probabilities {
-        let mut rows: Vec<(&str, &str, i32)> = Vec::new();
-        for (p, row) in r.marginals.by_paper.iter().enumerate() {
-            for &(rv, f) in row {
-                rows.push((&problem.paper_ids[p], &problem.reviewer_ids[rv.ix()], f));
-            }
-        }
-        rows.sort_unstable_by(|x, y| x.0.cmp(y.0).then(y.2.cmp(&x.2)).then(x.1.cmp(y.1)));
-        write_csv_atomic(path, &["paper_id", "reviewer_id", "probability"], |w| {
-            for (p, rv, f) in rows {
-                w.write_record([p, rv, &format!("{:.3}", f as f64 / PROB_SCALE as f64)])?;
-            }
-            Ok(())
-        })?;
-    }
-    let mut summary = papermatch::report::summarize(&problem, &r.assignment);
-    summary.bids = evaluate::bid_counts(&instance.venue, &r.assignment);
-    summary.randomized = Some(papermatch::report::RandomizedFigures {
-        seed: r.seed,
-        expected_affinity: r.marginals.expected_affinity(),
-        deterministic_optimum: r.deterministic_optimum as f64
-            / papermatch::model::SCORE_SCALE as f64,
-        ratio_to_optimum: r.ratio(),
-        max_probability_used: r.marginals.max_probability(),
-    });
-    if let Some(path) = &a.summary {
-        write_summary(path, &summary)?;
-    }
-    if !cli.quiet {
-        eprint!("{}", summary.human());
-    }
-    Ok(())
-}
-
 /// Solve options for the optimum computed by evaluate, compare and report.
 fn optimum_solve_options(cli: &Cli) -> papermatch::solve::SolveOptions {
     papermatch::solve::SolveOptions {
@@ -173,59 +116,23 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
     match &cli.command {
         Command::Assign(a) => {
             let instance = load(cli, &a.venue)?;
-            let opts = a.solve_options(!cli.quiet);
+            let req = a.requirements(&instance.venue, !cli.quiet)?;
             let problem = instance.problem();
-            let fair = a.fair_options()?;
-            let rules = a.rules()?;
-            let randomized = a.max_probability.is_some() || a.probability_limits.is_some();
-            if [randomized, fair.is_some(), rules.is_some()]
-                .iter()
-                .filter(|&&x| x)
-                .count()
-                > 1
-            {
-                anyhow::bail!(Error::Options(
-                    "randomized assignment (--max-probability, --probability-limits), fairness \
-                     (--objective fair, --min-paper-score) and composition rules (--at-least, \
-                     --at-most) are separate modes: use one at a time"
-                        .into()
-                ));
+            let outcome = papermatch::solve::assign(&problem, &req)?;
+            write_output(&a.format, &a.output, &instance, &outcome.assignment)?;
+            if let (Some(path), Some(r)) = (&a.probabilities, &outcome.randomized) {
+                papermatch::report::write_marginals(path, &problem, &r.marginals)?;
             }
-            if randomized {
-                return assign_randomized(cli, a, &instance, &opts);
-            }
-            let (assignment, mut summary) = match (&fair, &rules) {
-                (_, Some((rules, ropts))) => {
-                    let groups =
-                        papermatch::solve::rules::groups(rules, &instance.venue.reviewers)?;
-                    let s = papermatch::solve::rules::solve_rules(&problem, &groups, ropts)?;
-                    let mut summary = papermatch::report::summarize(&problem, &s.assignment);
-                    summary.rules =
-                        Some(papermatch::report::RulesFigures::of(rules, &s, ropts.soft));
-                    (s.assignment, summary)
-                }
-                (Some(f), None) => {
-                    let s = papermatch::solve::fair::solve_fair(&problem, &opts, f)?;
-                    let mut summary = papermatch::report::summarize(&problem, &s.assignment);
-                    summary.fair = Some(papermatch::report::FairFigures::of(&s));
-                    (s.assignment, summary)
-                }
-                (None, None) => {
-                    let s = papermatch::solve::solve(&problem, &opts)?;
-                    let summary = summarize_solution(&problem, &s);
-                    (s.assignment, summary)
-                }
-            };
-            write_output(&a.format, &a.output, &instance, &assignment)?;
             if let Some(n) = a.alternates {
                 papermatch::report::write_alternates(
                     &a.alternates_output,
                     &problem,
-                    &assignment,
+                    &outcome.assignment,
                     n,
                 )?;
             }
-            summary.bids = evaluate::bid_counts(&instance.venue, &assignment);
+            let mut summary = papermatch::report::summarize_outcome(&problem, &req, &outcome);
+            summary.bids = evaluate::bid_counts(&instance.venue, &outcome.assignment);
             if let Some(path) = &a.summary {
                 write_summary(path, &summary)?;
             }

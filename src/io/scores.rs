@@ -21,9 +21,7 @@ use super::{Interner, ReadOptions, pair_ids};
 use crate::error::{InputError, Result};
 use crate::model::{AffinityMatrix, SCORE_SCALE, SparseRows};
 
-/// Largest absolute score accepted with `allow_any_score` (keeps the solver's integer arithmetic
-/// exact and free of overflow).
-pub const MAX_ABS_SCORE: i64 = 1000;
+pub use crate::model::MAX_ABS_SCORE;
 
 /// Bytes per parallel chunk; fixed so that chunking, and so every error, is deterministic.
 #[cfg(not(test))]

@@ -15,7 +15,8 @@ use serde::Serialize;
 
 use crate::error::Result;
 use crate::model::{format_units, units_to_score};
-use crate::solve::{Assignment, Problem, Solution};
+use crate::solve::randomized::{Marginals, PROB_SCALE};
+use crate::solve::{Assignment, Outcome, Problem, Requirements, Solution};
 use evaluate::Distribution;
 
 /// Version of the JSON summary's schema.
@@ -289,6 +290,45 @@ pub fn summarize_solution(pb: &Problem<'_>, s: &Solution) -> Summary {
         },
         ..summarize(pb, &s.assignment)
     }
+}
+
+/// The summary of an [`Outcome`] of [`crate::solve::assign`], with the figures of whichever
+/// requirements it met (fairness, rules, randomization).
+pub fn summarize_outcome(pb: &Problem<'_>, req: &Requirements, outcome: &Outcome) -> Summary {
+    let mut summary = match &outcome.solution {
+        Some(s) => summarize_solution(pb, s),
+        None => summarize(pb, &outcome.assignment),
+    };
+    summary.fair = outcome.fair.as_ref().map(FairFigures::of);
+    if let (Some(set), Some(s)) = (&req.rules, &outcome.rules) {
+        summary.rules = Some(RulesFigures::of(&set.rules, s, set.options.soft));
+    }
+    summary.randomized = outcome.randomized.as_ref().map(|r| RandomizedFigures {
+        seed: r.seed,
+        expected_affinity: r.marginals.expected_affinity(),
+        deterministic_optimum: units_to_score(r.deterministic_optimum),
+        ratio_to_optimum: r.ratio(),
+        max_probability_used: r.marginals.max_probability(),
+    });
+    summary
+}
+
+/// Writes the marginal probability of every pair with one, as `paper_id,reviewer_id,probability`
+/// (three decimals), by paper, most likely first, atomically (`-` = stdout).
+pub fn write_marginals(path: &Path, pb: &Problem<'_>, m: &Marginals) -> Result<()> {
+    let mut rows: Vec<(&str, &str, i32)> = Vec::new();
+    for (p, row) in m.by_paper.iter().enumerate() {
+        for &(r, f) in row {
+            rows.push((&pb.paper_ids[p], &pb.reviewer_ids[r.ix()], f));
+        }
+    }
+    rows.sort_unstable_by(|x, y| x.0.cmp(y.0).then(y.2.cmp(&x.2)).then(x.1.cmp(y.1)));
+    crate::io::write_csv_atomic(path, &["paper_id", "reviewer_id", "probability"], |w| {
+        for (p, r, f) in rows {
+            w.write_record([p, r, &format!("{:.3}", f as f64 / PROB_SCALE as f64)])?;
+        }
+        Ok(())
+    })
 }
 
 impl Summary {

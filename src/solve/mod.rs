@@ -23,6 +23,7 @@ pub mod lp;
 pub mod network;
 pub mod randomized;
 pub mod reassign;
+pub mod requirements;
 pub mod rules;
 pub mod verify;
 
@@ -35,6 +36,7 @@ use crate::model::{AffinityMatrix, PaperIdx, ReviewerIdx, Venue};
 pub use diagnose::Diagnosis;
 pub use flow::FlowSolver;
 pub use lp::LpSolver;
+pub use requirements::{Outcome, Randomization, Requirements, RuleSet, assign};
 
 /// One instance of the assignment problem, borrowing the matrices it is built from.
 #[derive(Debug, Clone)]

@@ -22,7 +22,7 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::network::Graph;
-use super::{Assignment, Problem, flow};
+use super::{Assignment, Problem, Unlocked, add_locks, flow};
 use crate::error::{Error, Result};
 use crate::model::{PaperIdx, ReviewerIdx};
 
@@ -77,7 +77,8 @@ impl Marginals {
 pub fn marginals(pb: &Problem<'_>, caps: &ProbabilityCaps) -> Result<Marginals> {
     if !pb.locks.is_empty() {
         return Err(Error::Options(
-            "randomized assignment does not take locks".into(),
+            "the marginals are of a problem without locks: take them out first (assign_randomized does)"
+                .into(),
         ));
     }
     let (np, nr) = (pb.n_papers(), pb.n_reviewers());
@@ -276,6 +277,9 @@ impl RandomizedSolution {
 
 /// Solves the capped fractional problem, samples one assignment with `seed`, checks every
 /// constraint of the sample, and solves the deterministic problem for comparison.
+///
+/// Locked pairs are assigned with probability 1 whatever their cap: they take their slots of
+/// demand and load first ([`Unlocked`]), the rest is drawn, and the marginals list them at 1.
 pub fn assign_randomized(
     pb: &Problem<'_>,
     caps: &ProbabilityCaps,
@@ -286,13 +290,19 @@ pub fn assign_randomized(
     if let Some(d) = super::diagnose::quick(pb) {
         return Err(Error::Infeasible(Box::new(d)));
     }
-    let marginals = marginals(pb, caps)?;
-    let assignment = sample(pb, &marginals, seed);
-    if let Some(v) = super::verify::check_constraints(pb, &assignment).first() {
-        return Err(Error::Verification(format!(
-            "the sampled assignment breaks a constraint: {}",
-            v.describe(pb)
-        )));
+    let unlocked = (!pb.locks.is_empty())
+        .then(|| Unlocked::new(pb))
+        .transpose()?;
+    let reduced = unlocked.as_ref().map(|u| u.problem(pb));
+    let free = reduced.as_ref().unwrap_or(pb);
+    let mut marginals = marginals(free, caps)?;
+    let mut assignment = sample(free, &marginals, seed);
+    add_locks(pb, &mut assignment)?;
+    for &(p, r) in &pb.locks {
+        let row = &mut marginals.by_paper[p.ix()];
+        row.push((r, PROB_SCALE as i32));
+        row.sort_unstable();
+        marginals.expected_scaled += PROB_SCALE as i128 * pb.affinity.get(p.ix(), r.ix()) as i128;
     }
     let deterministic = super::solve(pb, opts)?;
     Ok(RandomizedSolution {

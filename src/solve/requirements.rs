@@ -1,0 +1,199 @@
+//! What a run asks for, as one value, and the one entry point that solves it.
+//!
+//! A [`Problem`] holds the scores and what every pair, paper and reviewer must respect: demands,
+//! loads, conflicts (bans and forbidden bids included) and locks. [`Requirements`] holds the rest
+//! of what a venue asks for: composition rules, a score floor, the objective, probability caps,
+//! and how to solve. [`assign`] chooses the method that meets them all, runs it, checks the
+//! result, and returns an [`Outcome`]: the assignment, what is proven about it (bound, gap,
+//! exact or not), the method used and, for randomized runs, the marginals.
+//!
+//! The command line only turns flags into these two values; a crate user builds them from plain
+//! data:
+//!
+//! ```
+//! use papermatch::conflicts::Conflicts;
+//! use papermatch::model::AffinityMatrix;
+//! use papermatch::solve::{Problem, Requirements, assign};
+//! // Scores in [0, 1] from anywhere; the library converts them to exact fixed point.
+//! let scores = ndarray::array![[0.9, 0.8, 0.1], [0.85, 0.1, 0.7]];
+//! let affinity = AffinityMatrix::from_scores(&scores)?;
+//! let none = Conflicts::none(2);
+//! // Two reviewers per paper; each reviewer takes at most two papers.
+//! let problem = Problem::new(&affinity, &none, vec![2, 2], vec![0; 3], vec![2; 3]);
+//! let outcome = assign(&problem, &Requirements::default())?;
+//! assert!(outcome.exact);
+//! assert_eq!(outcome.total, 3_250_000); // 0.9 + 0.8 + 0.85 + 0.7, in units of 10⁻⁶
+//! # Ok::<(), papermatch::Error>(())
+//! ```
+
+use super::fair::{self, FairOptions, FairSolution, Objective};
+use super::randomized::{self, ProbabilityCaps, RandomizedSolution};
+use super::rules::{self, Group, Rule, RuleOptions, RulesSolution};
+use super::{Assignment, Problem, Solution, SolveOptions};
+use crate::error::{Error, Result};
+
+/// Everything a run asks for beyond the [`Problem`] itself. The default asks for the assignment
+/// of highest total affinity, solved by the exact flow solver.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Requirements {
+    /// The objective and score floor: `None` maximises total affinity with no floor.
+    pub fair: Option<FairOptions>,
+    /// Composition rules on each paper's reviewers.
+    pub rules: Option<RuleSet>,
+    /// Draw the assignment at random under probability caps instead of taking one optimum.
+    pub randomized: Option<Randomization>,
+    /// Which solver and its settings.
+    pub solve: SolveOptions,
+}
+
+/// Composition rules: the rules as given (for reports), the reviewer groups they bound, and how
+/// they are enforced.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RuleSet {
+    /// The rules, as the user wrote them.
+    pub rules: Vec<Rule>,
+    /// The groups and bounds they put on every paper ([`rules::groups`] builds them from the
+    /// reviewers' attributes; a crate user may also build them directly).
+    pub groups: Vec<Group>,
+    /// Hard or soft, and solver limits.
+    pub options: RuleOptions,
+}
+
+/// A randomized assignment: caps on every pair's probability, and the seed of the draw.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Randomization {
+    /// The caps.
+    pub caps: ProbabilityCaps,
+    /// The seed: the same seed gives the same assignment.
+    pub seed: u64,
+}
+
+/// What [`assign`] found and what it proves.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    /// The assignment; every constraint and requirement was checked on it.
+    pub assignment: Assignment,
+    /// Its total affinity, in score units.
+    pub total: i64,
+    /// The value maximised: the total affinity, or for soft rules the total minus penalties, or
+    /// for a randomized run the expected total (in score units, rounded down).
+    pub objective: i64,
+    /// A proven upper bound on `objective` over every assignment that meets the requirements.
+    pub bound: i64,
+    /// Whether `objective` is proven optimal (every stage, for the fair objective).
+    pub exact: bool,
+    /// The method that solved it (`flow`, `lp`, `milp`, `lagrangian`, `randomized`, …).
+    pub method: &'static str,
+    /// The plain solve's solution with its certificate and statistics, when that method ran.
+    pub solution: Option<Solution>,
+    /// The fair objective's rounds and bounds, when asked for.
+    pub fair: Option<FairSolution>,
+    /// How the rules hold, when asked for.
+    pub rules: Option<RulesSolution>,
+    /// The marginals and the deterministic optimum of a randomized run.
+    pub randomized: Option<RandomizedSolution>,
+}
+
+impl Outcome {
+    /// `bound − objective`: 0 when proven optimal.
+    pub fn gap(&self) -> i64 {
+        self.bound - self.objective
+    }
+
+    fn plain(solution: Solution) -> Outcome {
+        Outcome {
+            assignment: solution.assignment.clone(),
+            total: solution.objective,
+            objective: solution.objective,
+            bound: solution.objective,
+            exact: true,
+            method: solution.stats.solver,
+            solution: Some(solution),
+            fair: None,
+            rules: None,
+            randomized: None,
+        }
+    }
+}
+
+/// Solves `problem` under `req`: every requirement holds on the result (checked), and the
+/// outcome says how far from optimal it may be.
+///
+/// Requirements combine as follows; a combination without a method is refused with the reason.
+/// - none: the exact flow (or LP) solver, certified optimal;
+/// - rules: [`rules::solve_rules`] (nested groups: exact flow; crossing: integer program or
+///   Lagrangian relaxation with a proven bound);
+/// - fair objective or score floor: [`fair::solve_fair`];
+/// - probability caps: [`randomized::assign_randomized`], locks included (a locked pair has
+///   probability 1).
+pub fn assign(problem: &Problem<'_>, req: &Requirements) -> Result<Outcome> {
+    let fair = req
+        .fair
+        .as_ref()
+        .filter(|f| f.objective == Objective::Fair || f.min_paper_score.is_some());
+    match (&req.randomized, fair, &req.rules) {
+        (None, None, None) => Ok(Outcome::plain(super::solve(problem, &req.solve)?)),
+        (None, None, Some(set)) => {
+            let s = rules::solve_rules(problem, &set.groups, &set.options)?;
+            Ok(Outcome {
+                assignment: s.assignment.clone(),
+                total: s.objective,
+                objective: s.penalised,
+                bound: s.bound,
+                exact: s.bound == s.penalised,
+                method: s.method,
+                solution: None,
+                fair: None,
+                rules: Some(s),
+                randomized: None,
+            })
+        }
+        (None, Some(f), None) => {
+            let s = fair::solve_fair(problem, &req.solve, f)?;
+            Ok(Outcome {
+                assignment: s.assignment.clone(),
+                total: s.objective,
+                objective: s.objective,
+                bound: s.objective_bound,
+                exact: s.exact(),
+                method: s.method,
+                solution: None,
+                fair: Some(s),
+                rules: None,
+                randomized: None,
+            })
+        }
+        (Some(r), None, None) => {
+            let s = randomized::assign_randomized(problem, &r.caps, r.seed, &req.solve)?;
+            let expected = s.marginals.expected_scaled / randomized::PROB_SCALE as i128;
+            let expected = expected as i64;
+            Ok(Outcome {
+                assignment: s.assignment.clone(),
+                total: s.assignment.objective(problem.affinity),
+                objective: expected,
+                // The marginals are certified optimal for the capped fractional problem.
+                bound: expected,
+                exact: true,
+                method: "randomized",
+                solution: None,
+                fair: None,
+                rules: None,
+                randomized: Some(s),
+            })
+        }
+        (randomized, fair, rules) => {
+            let asked: Vec<&str> = [
+                randomized.is_some().then_some("probability caps"),
+                fair.is_some().then_some("a fair objective or score floor"),
+                rules.is_some().then_some("composition rules"),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            Err(Error::Options(format!(
+                "{} together are not supported yet: use one of them per run",
+                asked.join(" and ")
+            )))
+        }
+    }
+}
