@@ -19,6 +19,22 @@ use crate::error::{Error, InputError, Result};
 use crate::model::{DeclaredConflict, PaperIdx, ReviewerIdx, Venue, units_to_score};
 use crate::solve::{Assignment, Problem};
 
+/// The rows of an assignment CSV, sorted: `(paper id, reviewer id, score units)`.
+pub fn assignment_rows<'a>(pb: &'a Problem<'_>, a: &Assignment) -> Vec<(&'a str, &'a str, i64)> {
+    let mut rows: Vec<(&str, &str, i64)> = a
+        .pairs()
+        .map(|(p, r)| {
+            (
+                pb.paper_ids[p.ix()].as_str(),
+                pb.reviewer_ids[r.ix()].as_str(),
+                pb.affinity.get(p.ix(), r.ix()) as i64,
+            )
+        })
+        .collect();
+    rows.sort_unstable_by(|x, y| x.0.cmp(y.0).then(y.2.cmp(&x.2)).then(x.1.cmp(y.1)));
+    rows
+}
+
 /// Reads an OpenReview constraints file: conflicts (−1) and forced assignments (1).
 pub(crate) fn read_openreview_constraints(
     src: &Source,
@@ -139,7 +155,7 @@ fn openreview_pairs(src: &Source, venue: &Venue) -> Result<Vec<(PaperIdx, Review
 /// score descending).
 pub fn write_openreview_json(path: &Path, pb: &Problem<'_>, a: &Assignment) -> Result<()> {
     let mut out: BTreeMap<&str, Vec<OpenReviewEntry>> = BTreeMap::new();
-    for (p, r, s) in crate::report::assignment_rows(pb, a) {
+    for (p, r, s) in assignment_rows(pb, a) {
         out.entry(p).or_default().push(OpenReviewEntry {
             user: r.to_string(),
             aggregate_score: Some(units_to_score(s)),
@@ -193,7 +209,7 @@ pub fn write_hotcrp(
             )
         })
         .collect();
-    let rows = crate::report::assignment_rows(pb, a);
+    let rows = assignment_rows(pb, a);
     write_csv_atomic(
         path,
         &["paper", "action", "email", "reviewtype", "round"],

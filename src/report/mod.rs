@@ -22,21 +22,7 @@ use evaluate::Distribution;
 /// Version of the JSON summary's schema.
 pub const SCHEMA_VERSION: u32 = 1;
 
-/// The rows of an assignment CSV, sorted: `(paper id, reviewer id, score units)`.
-pub fn assignment_rows<'a>(pb: &'a Problem<'_>, a: &Assignment) -> Vec<(&'a str, &'a str, i64)> {
-    let mut rows: Vec<(&str, &str, i64)> = a
-        .pairs()
-        .map(|(p, r)| {
-            (
-                pb.paper_ids[p.ix()].as_str(),
-                pb.reviewer_ids[r.ix()].as_str(),
-                pb.affinity.get(p.ix(), r.ix()) as i64,
-            )
-        })
-        .collect();
-    rows.sort_unstable_by(|x, y| x.0.cmp(y.0).then(y.2.cmp(&x.2)).then(x.1.cmp(y.1)));
-    rows
-}
+pub use crate::io::formats::assignment_rows;
 
 /// Writes the assignment as `paper_id,reviewer_id,score` to `path` atomically (`-` = stdout).
 pub fn write_assignment(path: &Path, pb: &Problem<'_>, a: &Assignment) -> Result<()> {

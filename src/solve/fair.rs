@@ -33,10 +33,11 @@
 
 use std::time::Instant;
 
+use good_lp::variable;
 use rayon::prelude::*;
 
 use super::diagnose::{self, Diagnosis};
-use super::lp::{self, FairGoal};
+use super::lp;
 use super::{Assignment, Problem, SolveOptions, Unlocked, add_locks, solve};
 use crate::error::{Error, Result};
 use crate::model::{AffinityMatrix, PaperIdx, ReviewerIdx};
@@ -443,8 +444,7 @@ impl<'c, 'a> Core<'c, 'a> {
             });
         };
         if self.small {
-            let Some(a) = lp::fair_milp(self.pb, self.offsets, &self.active, FairGoal::MaxMin)?
-            else {
+            let Some(a) = fair_milp(self.pb, self.offsets, &self.active, FairGoal::MaxMin)? else {
                 // No assignment at all: the flow solver diagnoses why.
                 solve(self.pb, self.opts)?;
                 return Err(Error::Solver(
@@ -539,8 +539,7 @@ impl<'c, 'a> Core<'c, 'a> {
     fn with_floor(&self, floor: i64, start: Option<Assignment>) -> Result<(Assignment, i64)> {
         let np = self.pb.n_papers();
         if self.small {
-            return match lp::fair_milp(self.pb, self.offsets, &self.active, FairGoal::Floor(floor))?
-            {
+            return match fair_milp(self.pb, self.offsets, &self.active, FairGoal::Floor(floor))? {
                 Some(a) => {
                     let total = a.objective(self.pb.affinity);
                     Ok((a, total))
@@ -863,4 +862,42 @@ fn project_to_simplex(v: &mut [f64]) {
     for x in v {
         *x = (*x - shift).max(0.0);
     }
+}
+
+/// What [`fair_milp`] optimises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FairGoal {
+    /// Maximise the smallest total of the active papers.
+    MaxMin,
+    /// Maximise the total affinity with every active paper's total at least this many units.
+    Floor(i64),
+}
+
+/// The integer program of a fairness goal through good_lp with binary variables (branch and
+/// bound): exact, for small instances. Paper `p`'s total is `offsets[p] + Σ_r w_pr x_pr`; only
+/// papers with `active[p]` are constrained. `Ok(None)` when the floor cannot be met.
+pub(crate) fn fair_milp(
+    pb: &Problem<'_>,
+    offsets: &[i64],
+    active: &[bool],
+    goal: FairGoal,
+) -> Result<Option<Assignment>> {
+    let mut m = lp::PairModel::new(pb, true);
+    let mut constraints = m.assignment_constraints(pb);
+    let worst = (goal == FairGoal::MaxMin).then(|| m.vars.add(variable()));
+    // Paper totals in score units (integers, exact in f64).
+    for p in (0..pb.n_papers()).filter(|&p| active[p]) {
+        let total = m.total(pb, |q| q == p) + offsets[p] as f64;
+        constraints.push(match (goal, worst) {
+            (FairGoal::MaxMin, Some(t)) => total.geq(t),
+            // Totals are integers: half a unit of slack absorbs rounding in the solver.
+            (FairGoal::Floor(floor), _) => total.geq(floor as f64 - 0.5),
+            (FairGoal::MaxMin, None) => unreachable!("max-min has a worst-total variable"),
+        });
+    }
+    let objective = match worst {
+        Some(t) => t.into(),
+        None => m.total(pb, |_| true),
+    };
+    m.solve(pb, objective, constraints)
 }

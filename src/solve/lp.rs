@@ -77,103 +77,6 @@ use good_lp::solvers::highs::highs as backend;
 #[cfg(not(feature = "highs"))]
 use good_lp::solvers::microlp::microlp as backend;
 
-/// What [`fair_milp`] optimises.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum FairGoal {
-    /// Maximise the smallest total of the active papers.
-    MaxMin,
-    /// Maximise the total affinity with every active paper's total at least this many units.
-    Floor(i64),
-}
-
-/// The integer program of a fairness goal through good_lp with binary variables (branch and
-/// bound): exact, for small instances. Paper `p`'s total is `offsets[p] + Σ_r w_pr x_pr`; only
-/// papers with `active[p]` are constrained. `Ok(None)` when the floor cannot be met.
-pub(crate) fn fair_milp(
-    pb: &Problem<'_>,
-    offsets: &[i64],
-    active: &[bool],
-    goal: FairGoal,
-) -> Result<Option<Assignment>> {
-    let mut m = PairModel::new(pb, true);
-    let mut constraints = m.assignment_constraints(pb);
-    let worst = (goal == FairGoal::MaxMin).then(|| m.vars.add(variable()));
-    // Paper totals in score units (integers, exact in f64).
-    for p in (0..pb.n_papers()).filter(|&p| active[p]) {
-        let total = m.total(pb, |q| q == p) + offsets[p] as f64;
-        constraints.push(match (goal, worst) {
-            (FairGoal::MaxMin, Some(t)) => total.geq(t),
-            // Totals are integers: half a unit of slack absorbs rounding in the solver.
-            (FairGoal::Floor(floor), _) => total.geq(floor as f64 - 0.5),
-            (FairGoal::MaxMin, None) => unreachable!("max-min has a worst-total variable"),
-        });
-    }
-    let objective = match worst {
-        Some(t) => t.into(),
-        None => m.total(pb, |_| true),
-    };
-    m.solve(pb, objective, constraints)
-}
-
-/// The integer program of an assignment under composition rules: per paper and group, the
-/// bounds of `bounds` (hard), or penalised slacks of `soft` units each. `Ok(None)` when the hard
-/// rules cannot be met.
-pub(crate) fn rules_milp(
-    pb: &Problem<'_>,
-    groups: &[super::rules::Group],
-    bounds: &super::rules::PaperBounds,
-    soft: Option<i64>,
-) -> Result<Option<Assignment>> {
-    let mut m = PairModel::new(pb, true);
-    let mut constraints = m.assignment_constraints(pb);
-    let mut objective = m.total(pb, |_| true);
-    let mut in_group = vec![false; pb.n_reviewers()];
-    let mut start = 0;
-    for (p, paper_bounds) in bounds.iter().enumerate() {
-        let end = start + m.pairs[start..].iter().take_while(|t| t.0 == p).count();
-        for (g, group) in groups.iter().enumerate() {
-            for &r in &group.members {
-                in_group[r as usize] = true;
-            }
-            let mut count = Expression::default();
-            for &(_, r, x) in &m.pairs[start..end] {
-                if in_group[r] {
-                    count += x;
-                }
-            }
-            for &r in &group.members {
-                in_group[r as usize] = false;
-            }
-            let (lower, upper) = paper_bounds[g];
-            let d = pb.demand[p];
-            match soft {
-                None => {
-                    if lower > 0 {
-                        constraints.push(count.clone().geq(lower as f64));
-                    }
-                    if upper < d {
-                        constraints.push(count.leq(upper as f64));
-                    }
-                }
-                Some(w) => {
-                    if lower > 0 {
-                        let short = m.vars.add(variable().min(0.0));
-                        constraints.push((count.clone() + short).geq(lower as f64));
-                        objective -= w as f64 * short;
-                    }
-                    if upper < d {
-                        let extra = m.vars.add(variable().min(0.0));
-                        constraints.push((count - extra).leq(upper as f64));
-                        objective -= w as f64 * extra;
-                    }
-                }
-            }
-        }
-        start = end;
-    }
-    m.solve(pb, objective, constraints)
-}
-
 /// The good_lp model of an assignment: a variable per eligible pair, in `[0, 1]` or binary.
 pub(crate) struct PairModel {
     /// The variables (taken out to build the model).
@@ -212,7 +115,7 @@ impl PairModel {
     }
 
     /// Maximises `objective` under `constraints`: the assignment, or `None` when infeasible.
-    fn solve(
+    pub(crate) fn solve(
         mut self,
         pb: &Problem<'_>,
         objective: Expression,

@@ -34,6 +34,8 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use good_lp::{Expression, variable};
+
 use super::network::{ArcSpec, with_terminals};
 use super::{Assignment, Problem, Unlocked, add_locks, flow, lp};
 use crate::error::{Error, Result};
@@ -370,7 +372,7 @@ pub fn solve_rules(
         let a = flow_solve(&reduced, &tree, opts.soft, &none)?;
         (a, "flow", None)
     } else if eligible <= limit || opts.force_milp {
-        let found = lp::rules_milp(&reduced, groups, &bounds, opts.soft)?;
+        let found = rules_milp(&reduced, groups, &bounds, opts.soft)?;
         let Some(a) = found else {
             let all: Vec<&Group> = groups.iter().collect();
             return Err(Error::Infeasible(Box::new(diagnose_rules(
@@ -888,4 +890,63 @@ fn diagnose_rules(
         missing,
         ..super::Diagnosis::default()
     }
+}
+
+/// The integer program of an assignment under composition rules: per paper and group, the
+/// bounds of `bounds` (hard), or penalised slacks of `soft` units each. `Ok(None)` when the hard
+/// rules cannot be met.
+pub(crate) fn rules_milp(
+    pb: &Problem<'_>,
+    groups: &[Group],
+    bounds: &PaperBounds,
+    soft: Option<i64>,
+) -> Result<Option<Assignment>> {
+    let mut m = lp::PairModel::new(pb, true);
+    let mut constraints = m.assignment_constraints(pb);
+    let mut objective = m.total(pb, |_| true);
+    let mut in_group = vec![false; pb.n_reviewers()];
+    let mut start = 0;
+    for (p, paper_bounds) in bounds.iter().enumerate() {
+        let end = start + m.pairs[start..].iter().take_while(|t| t.0 == p).count();
+        for (g, group) in groups.iter().enumerate() {
+            for &r in &group.members {
+                in_group[r as usize] = true;
+            }
+            let mut count = Expression::default();
+            for &(_, r, x) in &m.pairs[start..end] {
+                if in_group[r] {
+                    count += x;
+                }
+            }
+            for &r in &group.members {
+                in_group[r as usize] = false;
+            }
+            let (lower, upper) = paper_bounds[g];
+            let d = pb.demand[p];
+            match soft {
+                None => {
+                    if lower > 0 {
+                        constraints.push(count.clone().geq(lower as f64));
+                    }
+                    if upper < d {
+                        constraints.push(count.leq(upper as f64));
+                    }
+                }
+                Some(w) => {
+                    if lower > 0 {
+                        let short = m.vars.add(variable().min(0.0));
+                        constraints.push((count.clone() + short).geq(lower as f64));
+                        objective -= w as f64 * short;
+                    }
+                    if upper < d {
+                        let extra = m.vars.add(variable().min(0.0));
+                        constraints.push((count - extra).leq(upper as f64));
+                        objective -= w as f64 * extra;
+                    }
+                }
+            }
+        }
+        start = end;
+    }
+    m.solve(pb, objective, constraints)
 }
