@@ -7,7 +7,9 @@ use common::*;
 use good_lp::{Expression, ProblemVariables, Solution as _, SolverModel, default_solver, variable};
 use papermatch::conflicts::{Conflicts, Reasons};
 use papermatch::model::{AffinityMatrix, PaperIdx, ReviewerIdx};
-use papermatch::solve::randomized::{PROB_SCALE, ProbabilityCaps, marginals, sample};
+use papermatch::solve::randomized::{
+    PROB_SCALE, ProbabilityCaps, marginals, marginals_with, sample,
+};
 use papermatch::solve::verify::check_constraints;
 use papermatch::solve::{Problem, Randomization, Requirements, assign};
 use proptest::prelude::*;
@@ -139,6 +141,54 @@ proptest! {
                 "refused though the LP is feasible: {e}"
             ),
             (Ok(_), None) => prop_assert!(false, "papermatch found an assignment the LP rules out"),
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// The pruned engine (a few candidates per paper, then pricing) reaches the same optimum as
+    /// the full eligible graph, and is feasible exactly when it is.
+    #[test]
+    fn pruned_marginals_equal_the_full_graph(
+        (np, nr, scores, conflicted) in (1usize..7, 2usize..9).prop_flat_map(|(np, nr)| (
+            Just(np), Just(nr),
+            proptest::collection::vec(0..=1_000_000i32, np * nr),
+            proptest::collection::vec(prop::bool::weighted(0.15), np * nr),
+        )),
+        demand in 1u32..3,
+        (min_load, max_load) in (0u32..2, 1u32..4),
+        cap_k in 1usize..4,
+        candidates in 1usize..4,
+        sparse in any::<bool>(),
+    ) {
+        let cap = [0.25, 0.5, 0.75, 1.0][cap_k];
+        let dense = ndarray::Array2::from_shape_vec((np, nr), scores).unwrap();
+        let m = if sparse {
+            // Mostly zeros: the implicit zeros are priced through the potentials' order.
+            let rows = (0..np).map(|p| (0..nr).filter(|&r| dense[[p, r]] % 3 == 0)
+                .map(|r| (r as u32, dense[[p, r]])).filter(|&(_, w)| w != 0).collect()).collect();
+            AffinityMatrix::Sparse(papermatch::model::SparseRows::from_rows(nr, rows))
+        } else {
+            AffinityMatrix::Dense(dense)
+        };
+        let pairs = (0..np * nr).filter(|&k| conflicted[k])
+            .map(|k| ((k / nr) as u32, (k % nr) as u32, Reasons::DECLARED)).collect();
+        let c = Conflicts::from_pairs(np, pairs);
+        let min_load = min_load.min(max_load);
+        let pb = Problem::new(&m, &c, vec![demand; np], vec![min_load; nr], vec![max_load; nr]);
+        let caps = ProbabilityCaps { default: cap, pairs: Vec::new() };
+        match (marginals(&pb, &caps), marginals_with(&pb, &caps, candidates)) {
+            (Ok(full), Ok(pruned)) => {
+                prop_assert_eq!(full.expected_scaled, pruned.expected_scaled);
+                for row in &pruned.by_paper {
+                    prop_assert!(row.iter().all(|&(_, f)| f <= (cap * PROB_SCALE as f64) as i32));
+                }
+            }
+            (Err(_), Err(_)) => {}
+            (a, b) => prop_assert!(false, "full {:?} vs pruned {:?}",
+                a.map(|m| m.expected_scaled), b.map(|m| m.expected_scaled)),
         }
     }
 }

@@ -349,7 +349,7 @@ impl TopK {
 
 /// The `per_paper` best eligible reviewers of each paper and `per_reviewer` best eligible papers
 /// of each reviewer (ties to the lower index), merged by paper.
-fn candidates(pb: &Problem<'_>, per_paper: usize, per_reviewer: usize) -> Vec<Vec<u32>> {
+pub(crate) fn candidates(pb: &Problem<'_>, per_paper: usize, per_reviewer: usize) -> Vec<Vec<u32>> {
     let (np, nr) = (pb.n_papers(), pb.n_reviewers());
     // Reviewers by how much affinity they have in all (least first), for padding sparse rows;
     // `spares` are those with less than the median.

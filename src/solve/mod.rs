@@ -17,6 +17,7 @@
 //! the total ([`verify`]). An infeasible instance gets a [`Diagnosis`].
 
 pub mod diagnose;
+pub(crate) mod engine;
 pub mod fair;
 pub mod flow;
 pub mod lp;

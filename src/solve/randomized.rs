@@ -21,8 +21,7 @@
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::network::Graph;
-use super::{Assignment, Problem, Unlocked, add_locks, flow};
+use super::{Assignment, Problem, Unlocked, add_locks, engine};
 use crate::error::{Error, Result};
 use crate::model::{PaperIdx, ReviewerIdx};
 
@@ -52,6 +51,11 @@ pub struct Marginals {
     pub by_paper: Vec<Vec<(ReviewerIdx, i32)>>,
     /// The expected total affinity, in score units × [`PROB_SCALE`] (exact).
     pub expected_scaled: i128,
+    /// Pairs in the solver's final candidate graph (the optimality of the marginals is proven
+    /// over every eligible pair by pricing).
+    pub candidate_pairs: usize,
+    /// Pricing rounds that added pairs to the candidate graph.
+    pub pricing_rounds: usize,
 }
 
 impl Marginals {
@@ -75,14 +79,23 @@ impl Marginals {
 
 /// Solves for the marginals that maximise expected affinity under the caps, and certifies them.
 pub fn marginals(pb: &Problem<'_>, caps: &ProbabilityCaps) -> Result<Marginals> {
+    marginals_with(pb, caps, 0)
+}
+
+/// [`marginals`], starting from `candidates` reviewers per paper (0 chooses from the demands and
+/// the cap; a number given always prunes, even a small instance).
+pub fn marginals_with(
+    pb: &Problem<'_>,
+    caps: &ProbabilityCaps,
+    candidates: usize,
+) -> Result<Marginals> {
     if !pb.locks.is_empty() {
         return Err(Error::Options(
             "the marginals are of a problem without locks: take them out first (assign_randomized does)"
                 .into(),
         ));
     }
-    let (np, nr) = (pb.n_papers(), pb.n_reviewers());
-    let s = PROB_SCALE;
+    let np = pb.n_papers();
     let mut special: Vec<Vec<(u32, i32)>> = vec![Vec::new(); np];
     for &(p, r, q) in &caps.pairs {
         special[p.ix()].push((r.0, ProbabilityCaps::units(q)));
@@ -91,53 +104,54 @@ pub fn marginals(pb: &Problem<'_>, caps: &ProbabilityCaps) -> Result<Marginals> 
         row.sort_unstable();
     }
     let default = ProbabilityCaps::units(caps.default);
-    let mut arcs = Vec::new();
-    let mut pairs: Vec<(u32, u32)> = Vec::new();
-    for (p, own) in special.iter().enumerate() {
-        let conflicts = pb.conflicts.of_paper(p);
-        for r in 0..nr as u32 {
-            if conflicts.binary_search(&r).is_ok() {
-                continue;
-            }
-            let cap = match own.binary_search_by_key(&r, |&(x, _)| x) {
-                Ok(i) => own[i].1,
-                Err(_) => default,
-            };
-            if cap > 0 {
-                let w = pb.affinity.get(p, r as usize) as i64;
-                arcs.push((p as u32, (np + r as usize) as u32, cap, -w));
-                pairs.push((p as u32, r));
-            }
+    let cap = |p: usize, r: u32| match special[p].binary_search_by_key(&r, |&(x, _)| x) {
+        Ok(i) => special[p][i].1,
+        Err(_) => default,
+    };
+    let net = engine::PairNetwork {
+        pb,
+        scale: PROB_SCALE,
+        cap: &cap,
+    };
+    // Each paper needs at least demand / cap reviewers: start with three times that.
+    let max_demand = pb.demand.iter().copied().max().unwrap_or(0) as usize;
+    let per_paper = match candidates {
+        0 => (3 * (max_demand * PROB_SCALE as usize).div_ceil(default.max(1) as usize) + 6).max(12),
+        k => k,
+    };
+    let solved = match engine::solve(&net, per_paper, candidates > 0)? {
+        engine::Pruned::Solved(f) => f,
+        engine::Pruned::Infeasible(missing) => {
+            return Err(Error::Options(format!(
+                "no assignment meets the probability caps: {} of the {} expected assignments \
+                 cannot be placed; raise --max-probability (each paper needs demand / cap \
+                 eligible reviewers)",
+                format_units_prob(missing),
+                pb.total_demand()
+            )));
         }
-    }
-    arcs.extend(flow::reviewer_arcs(pb, s));
-    let mut g = Graph::build(np + nr + 1, &arcs);
-    let mut excess = flow::balances(pb, s);
-    // Feasibility first, so that an infeasible cap is reported, not a failed solve.
-    let reachable = feasible(pb, &arcs, &excess);
-    if let Some(missing) = reachable {
-        return Err(Error::Options(format!(
-            "no assignment meets the probability caps: {} of the {} expected assignments cannot \
-             be placed; raise --max-probability (each paper needs demand / cap eligible reviewers)",
-            format_units_prob(missing),
-            pb.total_demand()
-        )));
-    }
-    let mut price = vec![0i64; g.n()];
-    g.min_cost_flow(&mut excess, &mut price, None)?;
-    g.certificate(&price)?;
-    let mut by_paper = vec![Vec::new(); np];
+    };
     let mut expected: i128 = 0;
-    for (i, &(p, r)) in pairs.iter().enumerate() {
-        let f = g.flow(g.forward[i] as usize);
-        if f > 0 {
-            by_paper[p as usize].push((ReviewerIdx(r), f));
-            expected += f as i128 * pb.affinity.get(p as usize, r as usize) as i128;
-        }
-    }
+    let by_paper = solved
+        .flows
+        .iter()
+        .cloned()
+        .enumerate()
+        .map(|(p, row)| {
+            row.into_iter()
+                .filter(|&(_, f)| f > 0)
+                .map(|(r, f)| {
+                    expected += f as i128 * pb.affinity.get(p, r as usize) as i128;
+                    (ReviewerIdx(r), f)
+                })
+                .collect()
+        })
+        .collect();
     Ok(Marginals {
         by_paper,
         expected_scaled: expected,
+        candidate_pairs: solved.candidate_pairs,
+        pricing_rounds: solved.pricing_rounds,
     })
 }
 
@@ -145,17 +159,12 @@ fn format_units_prob(x: i64) -> String {
     format!("{:.3}", x as f64 / PROB_SCALE as f64)
 }
 
-/// `None` when the balances can be met on `arcs`; else the missing amount (in probability units).
-fn feasible(pb: &Problem<'_>, arcs: &[(u32, u32, i32, i64)], excess: &[i64]) -> Option<i64> {
-    // Source → supplies, demands → sink: a plain maximum flow decides it.
-    let n = pb.n_papers() + pb.n_reviewers() + 1;
-    let plain = arcs.iter().map(|&(u, v, c, _)| (u, v, c, 0)).collect();
-    let (mut g, need) = super::network::with_terminals(n, plain, excess);
-    let got = g.max_flow(n, n + 1);
-    (got < need).then_some(need - got)
-}
-
 /// Draws one assignment whose pair probabilities are exactly `m`'s marginals.
+///
+/// Each step walks the pairs of fractional probability from a vertex with one of them (a path)
+/// or, when there is none, from any vertex (which then closes a cycle), rounds the walk, and
+/// forgets the pairs that became 0 or 1. Lists shrink lazily and degree-one vertices wait on a
+/// stack, so a step costs the length of its walk, not a scan of the whole graph.
 pub fn sample(pb: &Problem<'_>, m: &Marginals, seed: u64) -> Assignment {
     let (np, nr) = (pb.n_papers(), pb.n_reviewers());
     let s = PROB_SCALE as i32;
@@ -168,44 +177,62 @@ pub fn sample(pb: &Problem<'_>, m: &Marginals, seed: u64) -> Assignment {
         }
     }
     let n = np + nr;
+    let frac = |f: i32| f > 0 && f < s;
     let mut adj: Vec<Vec<usize>> = vec![Vec::new(); n];
+    let mut degree = vec![0usize; n];
     for (e, &(a, b, f)) in edges.iter().enumerate() {
-        if f > 0 && f < s {
+        if frac(f) {
             adj[a].push(e);
             adj[b].push(e);
+            degree[a] += 1;
+            degree[b] += 1;
         }
     }
-    let is_frac = |edges: &[(usize, usize, i32)], e: usize| edges[e].2 > 0 && edges[e].2 < s;
-    let other = |edges: &[(usize, usize, i32)], e: usize, v: usize| {
-        if edges[e].0 == v {
-            edges[e].1
-        } else {
-            edges[e].0
-        }
-    };
+    let mut ones: Vec<usize> = (0..n).rev().filter(|&v| degree[v] == 1).collect();
+    let mut cursor = 0;
     let mut on_path = vec![usize::MAX; n];
+    let mut verts: Vec<usize> = Vec::new();
+    let mut walk: Vec<usize> = Vec::new();
     loop {
-        for list in adj.iter_mut() {
-            list.retain(|&e| edges[e].2 > 0 && edges[e].2 < s);
-        }
-        // Start at a vertex of fractional degree one if there is one (a path), else anywhere
-        // (every vertex then has degree two or more, so the walk closes a cycle).
-        let start = (0..n)
-            .find(|&v| adj[v].len() == 1)
-            .or_else(|| (0..n).find(|&v| !adj[v].is_empty()));
+        // A path from a vertex of fractional degree one if there is one, else a cycle: every
+        // vertex then has degree two or more, so the walk closes one.
+        let start = loop {
+            match ones.pop() {
+                Some(v) if degree[v] == 1 => break Some(v),
+                Some(_) => continue,
+                None => {
+                    while cursor < n && degree[cursor] == 0 {
+                        cursor += 1;
+                    }
+                    break (cursor < n).then_some(cursor);
+                }
+            }
+        };
         let Some(start) = start else { break };
-        let mut verts = vec![start];
-        let mut walk: Vec<usize> = Vec::new();
+        verts.clear();
+        walk.clear();
+        verts.push(start);
         on_path[start] = 0;
         let cycle_from = loop {
             let v = *verts.last().expect("the walk has a vertex");
             let came = walk.last().copied();
-            let next = adj[v]
-                .iter()
-                .copied()
-                .find(|&e| Some(e) != came && is_frac(&edges, e));
+            // Drop pairs already rounded from the end of the list, then take any other.
+            let list = &mut adj[v];
+            let mut next = None;
+            let mut i = list.len();
+            while i > 0 {
+                i -= 1;
+                let e = list[i];
+                if !frac(edges[e].2) {
+                    list.swap_remove(i);
+                } else if Some(e) != came {
+                    next = Some(e);
+                    break;
+                }
+            }
             let Some(e) = next else { break None };
-            let w = other(&edges, e, v);
+            let (a, b, _) = edges[e];
+            let w = if a == v { b } else { a };
             walk.push(e);
             if on_path[w] != usize::MAX {
                 break Some(on_path[w]);
@@ -236,6 +263,20 @@ pub fn sample(pb: &Problem<'_>, m: &Marginals, seed: u64) -> Assignment {
         for (k, &e) in chosen.iter().enumerate() {
             let sign = if (k % 2 == 0) == up { 1 } else { -1 };
             edges[e].2 += sign * if up { alpha } else { beta };
+            if !frac(edges[e].2) {
+                let (a, b, _) = edges[e];
+                for v in [a, b] {
+                    degree[v] -= 1;
+                    if degree[v] == 1 {
+                        ones.push(v);
+                    }
+                }
+            }
+        }
+        // A path's start may keep its one fractional pair: it must start a path again, never
+        // be the middle of one.
+        if degree[start] == 1 {
+            ones.push(start);
         }
     }
     let mut reviewers = vec![Vec::new(); np];
@@ -295,7 +336,12 @@ pub fn assign_randomized(
         .transpose()?;
     let reduced = unlocked.as_ref().map(|u| u.problem(pb));
     let free = reduced.as_ref().unwrap_or(pb);
-    let mut marginals = marginals(free, caps)?;
+    // The deterministic optimum (for the ratio) is an independent solve: on the other core.
+    let (marginals, deterministic) = rayon::join(
+        || marginals_with(free, caps, opts.candidates),
+        || super::solve(pb, opts),
+    );
+    let (mut marginals, deterministic) = (marginals?, deterministic?);
     let mut assignment = sample(free, &marginals, seed);
     add_locks(pb, &mut assignment)?;
     for &(p, r) in &pb.locks {
@@ -304,7 +350,6 @@ pub fn assign_randomized(
         row.sort_unstable();
         marginals.expected_scaled += PROB_SCALE as i128 * pb.affinity.get(p.ix(), r.ix()) as i128;
     }
-    let deterministic = super::solve(pb, opts)?;
     Ok(RandomizedSolution {
         assignment,
         marginals,

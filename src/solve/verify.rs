@@ -241,18 +241,12 @@ pub(crate) fn price(
             ));
         }
     }
-    // Reviewers by decreasing potential: for a sparse matrix, the implicit zeros of a paper are
-    // checked by walking this order until the first reviewer that is not excluded.
-    let mut by_pot: Vec<u32> = (0..nr as u32).collect();
-    if pb.affinity.is_sparse() {
-        by_pot.sort_unstable_by_key(|&r| (std::cmp::Reverse(pot[np + r as usize]), r));
-    }
+    let by_pot = reviewers_by_potential(pb, pot);
     (0..np)
         .into_par_iter()
         .map(|p| {
             let pp = pot[p];
             let assigned = &a.reviewers[p];
-            let mut out: Vec<(u32, i64)> = Vec::new();
             for &r in assigned {
                 let w = pb.affinity.get(p, r.ix()) as i64;
                 if w < pp - pot[np + r.ix()] {
@@ -265,41 +259,72 @@ pub(crate) fn price(
             }
             let is_assigned = |r: usize| assigned.binary_search(&ReviewerIdx(r as u32)).is_ok();
             let conflicts = pb.conflicts.of_paper(p);
-            let consider = |out: &mut Vec<(u32, i64)>, r: usize, w: i64| {
-                let gain = w - (pp - pot[np + r]);
-                if gain > 0 && !is_assigned(r) && conflicts.binary_search(&(r as u32)).is_err() {
-                    out.push((r as u32, gain));
+            let open = |r: usize| !is_assigned(r) && conflicts.binary_search(&(r as u32)).is_err();
+            Ok(improving(pb, p, pot, &by_pot, open, limit))
+        })
+        .collect()
+}
+
+/// Reviewers by decreasing potential, for [`improving`] on a sparse matrix (empty for a dense
+/// one): the implicit zeros of a paper are checked by walking this order until a reviewer's
+/// potential no longer exceeds the paper's.
+pub(crate) fn reviewers_by_potential(pb: &Problem<'_>, pot: &[i64]) -> Vec<u32> {
+    let np = pb.n_papers();
+    let mut by_pot: Vec<u32> = Vec::new();
+    if pb.affinity.is_sparse() {
+        by_pot = (0..pb.n_reviewers() as u32).collect();
+        by_pot.sort_unstable_by_key(|&r| (std::cmp::Reverse(pot[np + r as usize]), r));
+    }
+    by_pot
+}
+
+/// Paper `p`'s reviewers `r` with `open(r)` whose pair has positive reduced profit under the
+/// potentials `pot` (papers, then reviewers: `w_pr > π(p) − π(r)`), most profitable first, at
+/// most `limit` of them. `by_pot` is [`reviewers_by_potential`].
+pub(crate) fn improving(
+    pb: &Problem<'_>,
+    p: usize,
+    pot: &[i64],
+    by_pot: &[u32],
+    open: impl Fn(usize) -> bool,
+    limit: usize,
+) -> Vec<(u32, i64)> {
+    let np = pb.n_papers();
+    let pp = pot[p];
+    let mut out: Vec<(u32, i64)> = Vec::new();
+    let consider = |out: &mut Vec<(u32, i64)>, r: usize, w: i64| {
+        let gain = w - (pp - pot[np + r]);
+        if gain > 0 && open(r) {
+            out.push((r as u32, gain));
+        }
+    };
+    match pb.affinity {
+        AffinityMatrix::Dense(m) => {
+            for (r, &w) in m.row(p).iter().enumerate() {
+                consider(&mut out, r, w as i64);
+            }
+        }
+        AffinityMatrix::Sparse(s) => {
+            let (cols, vals) = s.row(p);
+            for (&r, &w) in cols.iter().zip(vals) {
+                consider(&mut out, r as usize, w as i64);
+            }
+            // Implicit zeros: profitable while π(r) > π(p).
+            for &r in by_pot {
+                let r = r as usize;
+                if pot[np + r] <= pp {
+                    break;
                 }
-            };
-            match pb.affinity {
-                AffinityMatrix::Dense(m) => {
-                    for (r, &w) in m.row(p).iter().enumerate() {
-                        consider(&mut out, r, w as i64);
-                    }
-                }
-                AffinityMatrix::Sparse(s) => {
-                    let (cols, vals) = s.row(p);
-                    for (&r, &w) in cols.iter().zip(vals) {
-                        consider(&mut out, r as usize, w as i64);
-                    }
-                    // Implicit zeros: profitable while π(r) > π(p).
-                    for &r in &by_pot {
-                        let r = r as usize;
-                        if pot[np + r] <= pp {
-                            break;
-                        }
-                        if cols.binary_search(&(r as u32)).is_err() {
-                            consider(&mut out, r, 0);
-                            if out.len() >= limit.max(1) * 4 {
-                                break;
-                            }
-                        }
+                if cols.binary_search(&(r as u32)).is_err() {
+                    consider(&mut out, r, 0);
+                    if out.len() >= limit.max(1) * 4 {
+                        break;
                     }
                 }
             }
-            out.sort_unstable_by_key(|&(r, gain)| (std::cmp::Reverse(gain), r));
-            out.truncate(limit);
-            Ok(out)
-        })
-        .collect()
+        }
+    }
+    out.sort_unstable_by_key(|&(r, gain)| (std::cmp::Reverse(gain), r));
+    out.truncate(limit);
+    out
 }
