@@ -194,11 +194,15 @@ proptest! {
         let auto = run(&v, &RuleOptions::default()).map_err(TestCaseError::fail)?;
         let milp = run(&v, &RuleOptions { force_milp: true, ..RuleOptions::default() })
             .map_err(TestCaseError::fail)?;
+        // One candidate per paper to start from: the engine must price its way to the optimum.
+        let pruned = run(&v, &RuleOptions { candidates: 1, ..RuleOptions::default() })
+            .map_err(TestCaseError::fail)?;
         // Groups that nobody belongs to are refused before solving; brute force then
         // simply may or may not find an assignment.
         if v.senior.iter().any(|&s| s) {
             prop_assert_eq!(auto.map(|x| x.0), expected, "auto path");
             prop_assert_eq!(milp.map(|x| x.0), expected, "integer program");
+            prop_assert_eq!(pruned.map(|x| x.0), expected, "pruned engine");
             if let Some((obj, bound)) = auto {
                 prop_assert_eq!(obj, bound);
             }
@@ -209,8 +213,9 @@ proptest! {
     fn lagrangian_stays_within_its_bound(v in venue()) {
         let expected = v.brute_force();
         prop_assume!(v.senior.iter().any(|&s| s));
-        // milp_pairs = 1 sends crossing rules to the Lagrangian path.
-        match run(&v, &RuleOptions { milp_pairs: 1, ..RuleOptions::default() }) {
+        // milp_pairs = 1 sends crossing rules to the Lagrangian path; its flows start from one
+        // candidate per paper.
+        match run(&v, &RuleOptions { milp_pairs: 1, candidates: 1, ..RuleOptions::default() }) {
             Ok(Some((obj, bound))) => {
                 let best = expected.expect("a feasible result means brute force finds one");
                 prop_assert!(obj <= best && best <= bound, "{obj} {best} {bound}");

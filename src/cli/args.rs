@@ -467,7 +467,10 @@ impl AssignArgs {
             Some((rules, options)) => Some(RuleSet {
                 groups: papermatch::solve::rules::groups(&rules, &venue.reviewers)?,
                 rules,
-                options,
+                options: RuleOptions {
+                    candidates: self.candidates,
+                    ..options
+                },
             }),
             None => None,
         };

@@ -26,7 +26,8 @@ use super::network::{ArcSpec, Graph, with_terminals};
 use super::{Problem, flow, verify};
 use crate::error::{Error, Result};
 
-/// A capacitated assignment network: the problem, the unit, and each pair's capacity.
+/// A capacitated assignment network: the problem, the unit, each pair's capacity, and
+/// optionally group nodes between papers and reviewers and adjustments of pair costs.
 pub(crate) struct PairNetwork<'n> {
     /// Scores, conflicts, demands and loads.
     pub pb: &'n Problem<'n>,
@@ -34,6 +35,62 @@ pub(crate) struct PairNetwork<'n> {
     pub scale: i64,
     /// Capacity of pair `(p, r)` in those units; 0 keeps the pair out.
     pub cap: &'n (dyn Fn(usize, u32) -> i32 + Sync),
+    /// Group nodes under each paper (composition rules), built for each candidate graph: a
+    /// group gets a node only where the candidates could break its bounds.
+    pub structure: Option<&'n BuildStructure<'n>>,
+    /// Per paper, reviewers that must be candidates from the start (members of groups with a
+    /// lower bound), sorted.
+    pub must: Option<&'n [Vec<u32>]>,
+    /// What is added to the score of pair `(p, r)` (Lagrangian bonuses); it must be 0 outside
+    /// `adjusted`'s reviewers.
+    pub adjust: Option<&'n (dyn Fn(usize, u32) -> i64 + Sync)>,
+    /// The largest adjustment of each paper's pairs (for pricing the implicit zeros).
+    pub max_adjust: &'n (dyn Fn(usize) -> i64 + Sync),
+}
+
+/// Builds the [`Structure`] of a candidate graph (candidate reviewers by paper).
+pub(crate) type BuildStructure<'a> = dyn Fn(&[Vec<u32>]) -> Structure + Sync + 'a;
+
+/// Nodes between papers and reviewers: per paper, a tree of group nodes (nodes after the sink),
+/// with the arcs and balances that carry the groups' bounds. A pair `(p, r)` leaves from the
+/// node of `r`'s deepest group that paper `p` has, or from `p`.
+///
+/// A group without a node for a paper is one its candidates cannot break; a pruned pair through
+/// it is priced at its nearest node's potential, which is exact: the group's arc would carry
+/// flow strictly inside its bounds, so its reduced cost is 0. Pricing such a pair in adds a
+/// candidate, and the next structure gives the group its node if the bound can now bind.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Structure {
+    /// Group nodes, numbered from `n_papers + n_reviewers + 1`.
+    pub extra_nodes: usize,
+    /// Arcs between papers and group nodes, in the network's units.
+    pub arcs: Vec<ArcSpec>,
+    /// Balance of every node (papers, reviewers, sink, then group nodes) beyond the plain
+    /// network's, in the network's units: the lower bounds moved into balances.
+    pub balance: Vec<i64>,
+    /// Per paper, its group nodes as `(group, node)`, by group.
+    pub nodes: Vec<Vec<(usize, u32)>>,
+    /// Per reviewer, the deepest group it belongs to.
+    pub deepest: Vec<Option<usize>>,
+    /// Each group's parent group.
+    pub parents: Vec<Option<usize>>,
+    /// The paper of each group node.
+    pub owner: Vec<usize>,
+}
+
+impl Structure {
+    /// The node pair `(p, r)` leaves from.
+    pub fn tail(&self, p: usize, r: u32) -> usize {
+        let mut g = self.deepest[r as usize];
+        let nodes = &self.nodes[p];
+        while let Some(x) = g {
+            if let Ok(i) = nodes.binary_search_by_key(&x, |&(group, _)| group) {
+                return nodes[i].1 as usize;
+            }
+            g = self.parents[x];
+        }
+        p
+    }
 }
 
 /// For each paper, candidate reviewers with the flow to each, by reviewer.
@@ -53,9 +110,16 @@ pub(crate) struct PrunedFlow {
 pub(crate) enum Pruned {
     /// An optimal flow over every eligible pair.
     Solved(PrunedFlow),
-    /// The balances cannot be met even on the full eligible graph: this much flow (in scale
-    /// units) is missing.
-    Infeasible(i64),
+    /// The balances cannot be met even on the full eligible graph (with its structure).
+    Infeasible(Shortfall, Structure),
+}
+
+/// How far a network's balances are from being met.
+pub(crate) struct Shortfall {
+    /// Flow missing, in the network's units.
+    pub missing: i64,
+    /// The nodes a maximum flow still reaches from the supplies: where the flow is stuck.
+    pub reach: Vec<bool>,
 }
 
 /// Largest full eligible graph the engine builds when the candidates cannot carry a feasible
@@ -91,14 +155,20 @@ pub(crate) fn solve(net: &PairNetwork<'_>, per_paper: usize, explicit: bool) -> 
     } else {
         flow::candidates(pb, per_paper, per_reviewer)
     });
+    if let (Some(must), false) = (net.must, full) {
+        merge(&mut pairs, must.iter().map(|row| row.iter().copied()));
+    }
     let mut pricing_rounds = 0;
     // The last optimum: its flows, its potentials, and the largest gain priced in since.
     let mut previous: Option<(Flows, Vec<i64>, i64)> = None;
     loop {
-        let (arcs, excess) = arcs(net, &pairs);
-        if let Some(missing) = shortfall(np + nr + 1, &arcs, &excess) {
+        let structure = net.structure.map(|build| build(&pairs));
+        let st = structure.as_ref();
+        let n = np + nr + 1 + st.map_or(0, |st| st.extra_nodes);
+        let (arcs, excess) = arcs(net, st, &pairs);
+        if let Some(short) = shortfall(n, &arcs, &excess) {
             if full {
-                return Ok(Pruned::Infeasible(missing));
+                return Ok(Pruned::Infeasible(short, structure.unwrap_or_default()));
             }
             per_paper *= 2;
             per_reviewer *= 2;
@@ -121,11 +191,12 @@ pub(crate) fn solve(net: &PairNetwork<'_>, per_paper: usize, explicit: bool) -> 
             }
             continue;
         }
-        let mut g = Graph::build(np + nr + 1, &arcs);
+        let mut g = Graph::build(n, &arcs);
         let mut excess = excess;
         let mut price = vec![0i64; g.n()];
         let mut start = None;
-        if let Some((flows, potentials, gain)) = &previous {
+        // Warm starts need every arc's flow: with group nodes, re-solves start cold.
+        if let (Some((flows, potentials, gain)), None) = (&previous, st) {
             // The last optimum is still a feasible flow (the new pairs carry none): start from
             // it and its prices, at the scale of the largest gain priced in.
             warm(net, &mut g, &pairs, flows);
@@ -138,7 +209,7 @@ pub(crate) fn solve(net: &PairNetwork<'_>, per_paper: usize, explicit: bool) -> 
         }
         g.min_cost_flow(&mut excess, &mut price, start)?;
         let potentials = g.certificate(&price)?;
-        let found = price_pruned(net, &pairs, &potentials, 10 * max_demand.max(4));
+        let found = price_pruned(net, st, &pairs, &potentials, 10 * max_demand.max(4));
         let mut i = 0;
         let flows: Flows = pairs
             .iter()
@@ -207,34 +278,52 @@ fn merge(pairs: &mut [Vec<u32>], more: impl Iterator<Item = impl Iterator<Item =
     }
 }
 
-/// The pair arcs of `pairs` (in order), the reviewer arcs, and the node balances.
-fn arcs(net: &PairNetwork<'_>, pairs: &[Vec<u32>]) -> (Vec<ArcSpec>, Vec<i64>) {
+/// The pair arcs of `pairs` (in order), the reviewer arcs, the structure's arcs, and the node
+/// balances.
+fn arcs(
+    net: &PairNetwork<'_>,
+    structure: Option<&Structure>,
+    pairs: &[Vec<u32>],
+) -> (Vec<ArcSpec>, Vec<i64>) {
     let pb = net.pb;
     let np = pb.n_papers();
     let n_pairs: usize = pairs.iter().map(Vec::len).sum();
     let mut arcs = Vec::with_capacity(n_pairs + pb.n_reviewers());
     for (p, rs) in pairs.iter().enumerate() {
         for &r in rs {
-            let w = pb.affinity.get(p, r as usize) as i64;
-            arcs.push((p as u32, (np + r as usize) as u32, (net.cap)(p, r), -w));
+            let w = pb.affinity.get(p, r as usize) as i64 + net.adjust.map_or(0, |a| a(p, r));
+            let tail = structure.map_or(p, |st| st.tail(p, r));
+            arcs.push((tail as u32, (np + r as usize) as u32, (net.cap)(p, r), -w));
         }
     }
     arcs.extend(flow::reviewer_arcs(pb, net.scale));
-    (arcs, flow::balances(pb, net.scale))
+    let mut balance = flow::balances(pb, net.scale);
+    if let Some(st) = structure {
+        arcs.extend_from_slice(&st.arcs);
+        balance.resize(balance.len() + st.extra_nodes, 0);
+        for (b, &x) in balance.iter_mut().zip(&st.balance) {
+            *b += x;
+        }
+    }
+    (arcs, balance)
 }
 
-/// `None` when the balances can be met on `arcs`; else the flow missing.
-pub(crate) fn shortfall(n: usize, arcs: &[ArcSpec], excess: &[i64]) -> Option<i64> {
+/// `None` when the balances can be met on `arcs` (on `n` nodes); else what is missing.
+fn shortfall(n: usize, arcs: &[ArcSpec], excess: &[i64]) -> Option<Shortfall> {
     let plain = arcs.iter().map(|&(u, v, c, _)| (u, v, c, 0)).collect();
     let (mut g, need) = with_terminals(n, plain, excess);
     let got = g.max_flow(n, n + 1);
-    (got < need).then_some(need - got)
+    (got < need).then(|| Shortfall {
+        missing: need - got,
+        reach: g.reachable(n),
+    })
 }
 
 /// For each paper, the eligible pairs outside `pairs` (with capacity) whose reduced profit under
 /// `pot` is positive, with that profit, at most `limit`, most profitable first.
 fn price_pruned(
     net: &PairNetwork<'_>,
+    structure: Option<&Structure>,
     pairs: &[Vec<u32>],
     pot: &[i64],
     limit: usize,
@@ -251,7 +340,18 @@ fn price_pruned(
                     && conflicts.binary_search(&r).is_err()
                     && (net.cap)(p, r) > 0
             };
-            verify::improving(pb, p, pot, &by_pot, open, limit)
+            let lowest = structure.map_or(pot[p], |st| {
+                st.nodes[p]
+                    .iter()
+                    .map(|&(_, u)| pot[u as usize])
+                    .fold(pot[p], i64::min)
+            });
+            let pair = verify::PairPricing {
+                tail: |r: usize| structure.map_or(p, |st| st.tail(p, r as u32)),
+                adjust: |r: usize| net.adjust.map_or(0, |a| a(p, r as u32)),
+                floor: lowest - (net.max_adjust)(p).max(0),
+            };
+            verify::improving_through(pb, p, pot, &by_pot, &pair, open, limit)
         })
         .collect()
 }

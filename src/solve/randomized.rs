@@ -112,6 +112,10 @@ pub fn marginals_with(
         pb,
         scale: PROB_SCALE,
         cap: &cap,
+        structure: None,
+        must: None,
+        adjust: None,
+        max_adjust: &|_| 0,
     };
     // Each paper needs at least demand / cap reviewers: start with three times that.
     let max_demand = pb.demand.iter().copied().max().unwrap_or(0) as usize;
@@ -121,7 +125,7 @@ pub fn marginals_with(
     };
     let solved = match engine::solve(&net, per_paper, candidates > 0)? {
         engine::Pruned::Solved(f) => f,
-        engine::Pruned::Infeasible(missing) => {
+        engine::Pruned::Infeasible(engine::Shortfall { missing, .. }, _) => {
             return Err(Error::Options(format!(
                 "no assignment meets the probability caps: {} of the {} expected assignments \
                  cannot be placed; raise --max-probability (each paper needs demand / cap \

@@ -36,8 +36,8 @@ use std::fmt;
 
 use good_lp::{Expression, variable};
 
-use super::network::{ArcSpec, with_terminals};
-use super::{Assignment, Problem, Unlocked, add_locks, flow, lp};
+use super::engine::{self, Structure};
+use super::{Assignment, Problem, Unlocked, add_locks, lp};
 use crate::error::{Error, Result};
 use crate::model::{Reviewer, ReviewerIdx};
 
@@ -266,6 +266,9 @@ pub struct RuleOptions {
     pub milp_pairs: usize,
     /// Solve as an integer program even when the rules nest (a cross-check of the flow).
     pub force_milp: bool,
+    /// Candidate reviewers per paper the flow starts from; 0 chooses from the demands, and a
+    /// number given always prunes, even a small instance (the engine then prices the rest).
+    pub candidates: usize,
 }
 
 /// An assignment under composition rules.
@@ -368,8 +371,9 @@ pub fn solve_rules(
         opts.milp_pairs
     };
     let none = |_: usize, _: u32| 0;
+    let zero = |_: usize| 0;
     let (mut assignment, method, mut bound) = if crossing.is_empty() && !opts.force_milp {
-        let a = flow_solve(&reduced, &tree, opts.soft, &none)?;
+        let a = flow_solve(&reduced, &tree, opts, &none, &zero)?;
         (a, "flow", None)
     } else if eligible <= limit || opts.force_milp {
         let found = rules_milp(&reduced, groups, &bounds, opts.soft)?;
@@ -474,7 +478,13 @@ fn lagrangian(
                 .map(|&g| mult.get(&(p, g)).map_or(0, |&(b, c)| b - c))
                 .sum()
         };
-        let a = flow_solve(pb, tree, opts.soft, &adjust)?;
+        // The largest bonus any pair of a paper can get: its positive multipliers together.
+        let max_adjust = |p: usize| -> i64 {
+            mult.range((p, 0)..(p + 1, 0))
+                .map(|(_, &(b, c))| (b - c).max(0))
+                .sum()
+        };
+        let a = flow_solve(pb, tree, opts, &adjust, &max_adjust)?;
         let violations = broken_bounds(groups, bounds, &a, nr);
         let kept_violations: Vec<RuleViolation> = violations
             .iter()
@@ -699,43 +709,46 @@ fn repair(
     }
 }
 
-/// The min-cost flow with the tree's group nodes (papers, reviewers, sink, then group nodes),
-/// exact and certified by potentials. `adjust(p, r)` is added to pair scores.
-fn flow_solve(
+/// The composition rules' nested groups as a [`Structure`] of the engine for the candidate
+/// graph `pairs`: under every paper, a node per group that can bind (its lower bound is
+/// positive, or its upper bound is below the paper's candidate members and demand), hanging from
+/// its nearest ancestor's node, with the lower bound moved into the balances and the rest as the
+/// arc's capacity (or, for soft rules, parallel arcs that earn or pay `W` per reviewer).
+fn structure(
     pb: &Problem<'_>,
     tree: &Tree<'_>,
     soft: Option<i64>,
-    adjust: &dyn Fn(usize, u32) -> i64,
-) -> Result<Assignment> {
+    pairs: &[Vec<u32>],
+) -> Structure {
     let (groups, parents, bounds) = (&tree.groups, &tree.parents, &tree.bounds);
     let (np, nr) = (pb.n_papers(), pb.n_reviewers());
-    let mut excess = flow::balances(pb, 1);
-    let mut arcs: Vec<ArcSpec> = Vec::new();
-    let mut n = np + nr + 1;
+    let base = np + nr + 1;
+    let mut st = Structure {
+        balance: vec![0; base],
+        deepest: vec![None; nr],
+        parents: parents.clone(),
+        ..Structure::default()
+    };
     // Each reviewer's groups, deepest last.
-    let mut deepest: Vec<Option<usize>> = vec![None; nr];
     for (g, group) in groups.iter().enumerate() {
         for &m in &group.members {
-            deepest[m as usize] = Some(g);
+            st.deepest[m as usize] = Some(g);
         }
     }
-    // (paper, reviewer, position in `arcs`) of every pair arc.
-    let mut pair_arcs: Vec<(usize, u32, usize)> = Vec::new();
-    // The paper of each group node.
-    let mut owner: Vec<usize> = Vec::new();
     let mut node_of = vec![usize::MAX; groups.len()];
-    let all_eligible = flow::all_eligible(pb);
-    for ((p, paper_bounds), eligible) in bounds.iter().enumerate().zip(&all_eligible) {
+    let mut count = vec![0u32; groups.len()];
+    for (p, paper_bounds) in bounds.iter().enumerate() {
         let d = pb.demand[p];
-        // Eligible members per group, to skip groups that cannot bind.
-        let mut count = vec![0u32; groups.len()];
-        for &r in eligible {
-            let mut g = deepest[r as usize];
+        // Candidate members per group, to skip groups that cannot bind.
+        count.fill(0);
+        for &r in &pairs[p] {
+            let mut g = st.deepest[r as usize];
             while let Some(x) = g {
                 count[x] += 1;
                 g = parents[x];
             }
         }
+        let mut nodes = Vec::new();
         for (g, &(lower, upper)) in paper_bounds.iter().enumerate() {
             let binds = lower > 0 || upper < count[g].min(d);
             node_of[g] = usize::MAX;
@@ -743,75 +756,129 @@ fn flow_solve(
                 continue;
             }
             let from = parent_node(p, g, parents, &node_of);
-            let here = n;
-            n += 1;
+            let here = base + st.owner.len();
             node_of[g] = here;
-            owner.push(p);
-            excess.push(0);
+            nodes.push((g, here as u32));
+            st.owner.push(p);
+            st.balance.push(0);
             let cap = upper.min(d);
             match soft {
                 None => {
-                    excess[from] -= lower as i64;
-                    excess[here] += lower as i64;
-                    arcs.push((from as u32, here as u32, (cap - lower.min(cap)) as i32, 0));
+                    st.balance[from] -= lower as i64;
+                    st.balance[here] += lower as i64;
+                    st.arcs
+                        .push((from as u32, here as u32, (cap - lower.min(cap)) as i32, 0));
                 }
                 Some(w) => {
                     let k = lower.min(cap);
-                    arcs.push((from as u32, here as u32, k as i32, -w));
-                    arcs.push((from as u32, here as u32, (cap - k) as i32, 0));
+                    st.arcs.push((from as u32, here as u32, k as i32, -w));
+                    st.arcs
+                        .push((from as u32, here as u32, (cap - k) as i32, 0));
                     if d > cap {
-                        arcs.push((from as u32, here as u32, (d - cap) as i32, w));
+                        st.arcs
+                            .push((from as u32, here as u32, (d - cap) as i32, w));
                     }
                 }
             }
         }
-        for &r in eligible {
-            let from = match deepest[r as usize] {
-                Some(g) => nearest_node(p, g, parents, &node_of),
-                None => p,
-            };
-            pair_arcs.push((p, r, arcs.len()));
-            arcs.push((
-                from as u32,
-                (np + r as usize) as u32,
-                1,
-                -(pb.affinity.get(p, r as usize) as i64 + adjust(p, r)),
-            ));
+        st.nodes.push(nodes);
+    }
+    st.extra_nodes = st.owner.len();
+    st
+}
+
+/// Per paper, the best few eligible members of each group with a lower bound for it, so that
+/// the first candidate graph can meet the bounds.
+fn must_candidates(pb: &Problem<'_>, groups: &[&Group], bounds: &PaperBounds) -> Vec<Vec<u32>> {
+    use rayon::prelude::*;
+    (0..pb.n_papers())
+        .into_par_iter()
+        .map(|p| {
+            let conflicts = pb.conflicts.of_paper(p);
+            let mut out = Vec::new();
+            for (g, group) in groups.iter().enumerate() {
+                let lower = bounds[p][g].0;
+                if lower == 0 {
+                    continue;
+                }
+                let want = (lower + 2 * pb.demand[p] + 2) as usize;
+                let mut scored: Vec<(i32, u32)> = group
+                    .members
+                    .iter()
+                    .filter(|&&r| conflicts.binary_search(&r).is_err())
+                    .map(|&r| (pb.affinity.get(p, r as usize), r))
+                    .collect();
+                if scored.len() > want {
+                    scored.select_nth_unstable_by(want, |a, b| b.cmp(a));
+                    scored.truncate(want);
+                }
+                out.extend(scored.into_iter().map(|(_, r)| r));
+            }
+            out.sort_unstable();
+            out.dedup();
+            out
+        })
+        .collect()
+}
+
+/// Solves `pb` with the nested groups of `tree` on the engine (candidates, pricing, exact
+/// potentials), each pair's score raised by `adjust` (at most `max_adjust` per paper).
+fn flow_solve(
+    pb: &Problem<'_>,
+    tree: &Tree<'_>,
+    opts: &RuleOptions,
+    adjust: &(dyn Fn(usize, u32) -> i64 + Sync),
+    max_adjust: &(dyn Fn(usize) -> i64 + Sync),
+) -> Result<Assignment> {
+    let build = |pairs: &[Vec<u32>]| structure(pb, tree, opts.soft, pairs);
+    let must = must_candidates(pb, &tree.groups, &tree.bounds);
+    let net = engine::PairNetwork {
+        pb,
+        scale: 1,
+        cap: &|_, _| 1,
+        structure: Some(&build),
+        must: Some(&must),
+        adjust: Some(adjust),
+        max_adjust,
+    };
+    let max_demand = pb.demand.iter().copied().max().unwrap_or(0) as usize;
+    let per_paper = match opts.candidates {
+        0 => (3 * max_demand + 6).max(12),
+        k => k,
+    };
+    match engine::solve(&net, per_paper, opts.candidates > 0)? {
+        engine::Pruned::Solved(f) => {
+            let reviewers = f
+                .flows
+                .iter()
+                .map(|row| {
+                    row.iter()
+                        .filter(|&&(_, x)| x > 0)
+                        .map(|&(r, _)| ReviewerIdx(r))
+                        .collect()
+                })
+                .collect();
+            Ok(Assignment { reviewers })
+        }
+        engine::Pruned::Infeasible(short, st) => {
+            let (np, nr) = (pb.n_papers(), pb.n_reviewers());
+            let reach = &short.reach;
+            let mut blocked: Vec<usize> = (0..np).filter(|&p| reach[p]).collect();
+            blocked.extend(
+                (np + nr + 1..np + nr + 1 + st.owner.len())
+                    .filter(|&u| reach[u])
+                    .map(|u| st.owner[u - np - nr - 1]),
+            );
+            blocked.sort_unstable();
+            blocked.dedup();
+            Err(Error::Infeasible(Box::new(diagnose_rules(
+                pb,
+                &tree.groups,
+                &tree.bounds,
+                Some((blocked, short.missing as u64)),
+            ))))
         }
     }
-    arcs.extend(flow::reviewer_arcs(pb, 1));
-    // Super source and sink for the feasibility check.
-    let (s, t) = (n, n + 1);
-    let (mut g, required) = with_terminals(n, arcs, &excess);
-    let routed = g.max_flow(s, t);
-    if routed < required {
-        let reach = g.reachable(s);
-        let mut blocked: Vec<usize> = (0..np).filter(|&p| reach[p]).collect();
-        blocked.extend(
-            (np + nr + 1..n)
-                .filter(|&u| reach[u])
-                .map(|u| owner[u - np - nr - 1]),
-        );
-        blocked.sort_unstable();
-        blocked.dedup();
-        return Err(Error::Infeasible(Box::new(diagnose_rules(
-            pb,
-            groups,
-            bounds,
-            Some((blocked, (required - routed) as u64)),
-        ))));
-    }
-    let mut zero = vec![0i64; n + 2];
-    let mut price = vec![0i64; n + 2];
-    g.min_cost_flow(&mut zero, &mut price, None)?;
-    g.certificate(&price)?;
-    let mut reviewers = vec![Vec::new(); np];
-    for (p, r, i) in pair_arcs {
-        if g.flow(g.forward[i] as usize) > 0 {
-            reviewers[p].push(ReviewerIdx(r));
-        }
-    }
-    Ok(Assignment { reviewers })
 }
 
 /// The node paper `p`'s group `g` hangs from: its nearest ancestor with a node, or the paper.

@@ -289,11 +289,40 @@ pub(crate) fn improving(
     open: impl Fn(usize) -> bool,
     limit: usize,
 ) -> Vec<(u32, i64)> {
+    let pair = PairPricing {
+        tail: |_| p,
+        adjust: |_| 0,
+        floor: pot[p],
+    };
+    improving_through(pb, p, pot, by_pot, &pair, open, limit)
+}
+
+/// How a paper's pairs are priced when they hang from nodes other than the paper (group nodes)
+/// or carry cost adjustments (Lagrangian bonuses).
+pub(crate) struct PairPricing<T, A> {
+    /// The node a pair `(p, r)` leaves from, by reviewer.
+    pub tail: T,
+    /// What is added to the pair's score, by reviewer.
+    pub adjust: A,
+    /// A potential no implicit-zero pair can beat: the least potential of the paper's tail
+    /// nodes minus the largest adjustment.
+    pub floor: i64,
+}
+
+/// [`improving`] for pairs priced through `pair`: `w_pr + adjust(r) > π(tail(r)) − π(r)`.
+pub(crate) fn improving_through<T: Fn(usize) -> usize, A: Fn(usize) -> i64>(
+    pb: &Problem<'_>,
+    p: usize,
+    pot: &[i64],
+    by_pot: &[u32],
+    pair: &PairPricing<T, A>,
+    open: impl Fn(usize) -> bool,
+    limit: usize,
+) -> Vec<(u32, i64)> {
     let np = pb.n_papers();
-    let pp = pot[p];
     let mut out: Vec<(u32, i64)> = Vec::new();
     let consider = |out: &mut Vec<(u32, i64)>, r: usize, w: i64| {
-        let gain = w - (pp - pot[np + r]);
+        let gain = w + (pair.adjust)(r) - (pot[(pair.tail)(r)] - pot[np + r]);
         if gain > 0 && open(r) {
             out.push((r as u32, gain));
         }
@@ -309,10 +338,10 @@ pub(crate) fn improving(
             for (&r, &w) in cols.iter().zip(vals) {
                 consider(&mut out, r as usize, w as i64);
             }
-            // Implicit zeros: profitable while π(r) > π(p).
+            // Implicit zeros: profitable only while π(r) exceeds the floor.
             for &r in by_pot {
                 let r = r as usize;
-                if pot[np + r] <= pp {
+                if pot[np + r] <= pair.floor {
                     break;
                 }
                 if cols.binary_search(&(r as u32)).is_err() {
