@@ -79,6 +79,20 @@ pub(crate) struct Structure {
 }
 
 impl Structure {
+    /// The potential, in `pot` (of a network with this structure), of group `group`'s node for
+    /// paper `p`, or of its nearest ancestor's, or of the paper's.
+    fn potential(&self, p: usize, group: usize, pot: &[i64]) -> i64 {
+        let nodes = &self.nodes[p];
+        let mut g = Some(group);
+        while let Some(x) = g {
+            if let Ok(i) = nodes.binary_search_by_key(&x, |&(y, _)| y) {
+                return pot[nodes[i].1 as usize];
+            }
+            g = self.parents[x];
+        }
+        pot[p]
+    }
+
     /// The node pair `(p, r)` leaves from.
     pub fn tail(&self, p: usize, r: u32) -> usize {
         let mut g = self.deepest[r as usize];
@@ -160,7 +174,7 @@ pub(crate) fn solve(net: &PairNetwork<'_>, per_paper: usize, explicit: bool) -> 
     }
     let mut pricing_rounds = 0;
     // The last optimum: its flows, its potentials, and the largest gain priced in since.
-    let mut previous: Option<(Flows, Vec<i64>, i64)> = None;
+    let mut previous: Option<(Flows, Vec<i64>, i64, Option<Structure>)> = None;
     loop {
         let structure = net.structure.map(|build| build(&pairs));
         let st = structure.as_ref();
@@ -195,15 +209,30 @@ pub(crate) fn solve(net: &PairNetwork<'_>, per_paper: usize, explicit: bool) -> 
         let mut excess = excess;
         let mut price = vec![0i64; g.n()];
         let mut start = None;
-        // Warm starts need every arc's flow: with group nodes, re-solves start cold.
-        if let (Some((flows, potentials, gain)), None) = (&previous, st) {
-            // The last optimum is still a feasible flow (the new pairs carry none): start from
-            // it and its prices, at the scale of the largest gain priced in.
-            warm(net, &mut g, &pairs, flows);
+        // The last optimum is still a feasible flow (the new pairs carry none; a new group node
+        // appears only where the old candidates could not break its bound): start from it and
+        // its prices, at the scale of the largest gain priced in. Should the old flow not fit,
+        // start cold.
+        let warmed = previous
+            .as_ref()
+            .is_some_and(|(flows, ..)| warm(net, st, &mut g, &pairs, flows));
+        if !warmed && previous.is_some() {
+            g = Graph::build(n, &arcs);
+        }
+        if let (true, Some((_, potentials, gain, old_st))) = (warmed, &previous) {
             excess.fill(0);
             let k = g.n() as i64 + 1;
-            for (x, &pi) in price.iter_mut().zip(potentials) {
+            for (x, &pi) in price.iter_mut().zip(&potentials[..np + nr + 1]) {
                 *x = pi * k;
+            }
+            // A group node takes its old potential, or (new) that of its nearest old ancestor:
+            // its arc then has reduced cost 0, as when it had no node.
+            if let (Some(st), Some(old_st)) = (st, old_st) {
+                for (p, nodes) in st.nodes.iter().enumerate() {
+                    for &(group, node) in nodes {
+                        price[node as usize] = old_st.potential(p, group, potentials) * k;
+                    }
+                }
             }
             start = Some(*gain);
         }
@@ -241,24 +270,37 @@ pub(crate) fn solve(net: &PairNetwork<'_>, per_paper: usize, explicit: bool) -> 
             &mut pairs,
             found.into_iter().map(|row| row.into_iter().map(|(r, _)| r)),
         );
-        previous = Some((flows, potentials, gain));
+        previous = Some((flows, potentials, gain, structure));
     }
 }
 
 /// Puts `flows` (by paper, reviewers in order; a subset of `pairs`) on a network built by [`arcs`]
-/// over `pairs`, with the reviewer arcs carrying the rest: every balance is then met.
-fn warm(net: &PairNetwork<'_>, g: &mut Graph, pairs: &[Vec<u32>], flows: &Flows) {
+/// over `pairs` and `structure`: the reviewer arcs carry the loads beyond the minimum, and each
+/// group node's arcs (deepest first; parallel arcs cheapest first) what leaves it beyond its
+/// lower bound. Every balance is then met. `false` (the graph half-set) when the flows do not
+/// fit the structure's capacities.
+fn warm(
+    net: &PairNetwork<'_>,
+    structure: Option<&Structure>,
+    g: &mut Graph,
+    pairs: &[Vec<u32>],
+    flows: &Flows,
+) -> bool {
     let pb = net.pb;
-    let mut inflow = vec![0i64; pb.n_reviewers()];
+    let (np, nr) = (pb.n_papers(), pb.n_reviewers());
+    let mut inflow = vec![0i64; nr];
+    // Flow leaving each node through pair and group arcs.
+    let mut out = vec![0i64; g.n()];
     let mut i = 0;
-    for (rs, old) in pairs.iter().zip(flows) {
+    for (p, (rs, old)) in pairs.iter().zip(flows).enumerate() {
         let mut old = old.iter().peekable();
         for &r in rs {
-            if let Some(&(_, f)) = old.next_if(|&&(x, _)| x == r) {
-                if f > 0 {
-                    g.push(g.forward[i] as usize, f);
-                    inflow[r as usize] += f as i64;
-                }
+            if let Some(&(_, f)) = old.next_if(|&&(x, _)| x == r)
+                && f > 0
+            {
+                g.push(g.forward[i] as usize, f);
+                inflow[r as usize] += f as i64;
+                out[structure.map_or(p, |st| st.tail(p, r))] += f as i64;
             }
             i += 1;
         }
@@ -267,6 +309,37 @@ fn warm(net: &PairNetwork<'_>, g: &mut Graph, pairs: &[Vec<u32>], flows: &Flows)
         let over = f - pb.min_load[r] as i64 * net.scale;
         g.push(g.forward[i + r] as usize, over as i32);
     }
+    let Some(st) = structure else {
+        return true;
+    };
+    let first = i + nr;
+    // Group nodes are numbered parents first: fill them from the last.
+    let mut by_head: Vec<Vec<usize>> = vec![Vec::new(); st.extra_nodes];
+    for (k, &(_, head, _, _)) in st.arcs.iter().enumerate() {
+        by_head[head as usize - (np + nr + 1)].push(k);
+    }
+    for (x, list) in by_head.iter_mut().enumerate().rev() {
+        let node = np + nr + 1 + x;
+        let mut need = out[node] - st.balance[node];
+        if need < 0 {
+            return false;
+        }
+        list.sort_by_key(|&k| st.arcs[k].3);
+        for &k in list.iter() {
+            let (from, _, cap, _) = st.arcs[k];
+            let f = need.min(cap as i64);
+            if f > 0 {
+                g.push(g.forward[first + k] as usize, f as i32);
+                out[from as usize] += f;
+                need -= f;
+            }
+        }
+        if need > 0 {
+            return false;
+        }
+    }
+    // Every paper sends its demand, less the lower bounds its group nodes supply.
+    (0..np).all(|p| out[p] == pb.demand[p] as i64 * net.scale + st.balance[p])
 }
 
 /// Adds each paper's new reviewers to its sorted candidate list.
