@@ -468,11 +468,25 @@ pub fn alternates_of(
 ) -> Vec<Alternate> {
     let assigned = a.reviewers.get(p).map_or(&[][..], Vec::as_slice);
     let conflicts = pb.conflicts.of_paper(p);
+    let open = |r: usize| {
+        conflicts.binary_search(&(r as u32)).is_err() && !assigned.iter().any(|x| x.ix() == r)
+    };
+    // The stored scores (every score of a dense matrix), then for a sparse one the first few
+    // reviewers by index whose score is an implicit 0: no scan of the whole row.
     let mut best: Vec<(i32, usize)> = Vec::new();
-    for r in 0..pb.n_reviewers() {
-        if conflicts.binary_search(&(r as u32)).is_err() && !assigned.iter().any(|x| x.ix() == r) {
-            best.push((pb.affinity.get(p, r), r));
+    pb.affinity.for_each_in_row(p, |r, w| {
+        if open(r) {
+            best.push((w, r));
         }
+    });
+    if let crate::model::AffinityMatrix::Sparse(m) = pb.affinity {
+        let stored = m.row(p).0;
+        best.extend(
+            (0..pb.n_reviewers())
+                .filter(|&r| stored.binary_search(&(r as u32)).is_err() && open(r))
+                .take(n)
+                .map(|r| (0, r)),
+        );
     }
     let key = |&(w, r): &(i32, usize)| (std::cmp::Reverse(w), r);
     if best.len() > n && n > 0 {
@@ -480,8 +494,9 @@ pub fn alternates_of(
     }
     best.truncate(n);
     best.sort_unstable_by_key(key);
-    best.into_iter()
-        .map(|(w, r)| Alternate {
+    // A new vector: collecting `best` in place would keep its whole capacity alive per paper.
+    best.iter()
+        .map(|&(w, r)| Alternate {
             reviewer: crate::model::ReviewerIdx(r as u32),
             score: w as i64,
             spare: pb.max_load[r].saturating_sub(loads[r]),
