@@ -762,6 +762,66 @@ fn composition_rules_on_a_hand_checked_venue() {
     assert_eq!(json["rules"]["violations"], 2);
     assert_eq!(json["rules"]["penalty"], 0.5);
     assert_eq!(json["rules"]["gap"], 0.0);
+    // Randomized with the rule: each paper gets one of the two seniors at random (caps 0.6), and
+    // every sample meets the rule.
+    let dir = tempfile::tempdir().unwrap();
+    for f in ["papers.csv", "reviewers.csv", "scores.csv"] {
+        std::fs::copy(Path::new(&venue).join(f), dir.path().join(f)).unwrap();
+    }
+    let mut seniors_of_p1 = std::collections::BTreeSet::new();
+    for seed in 0..12 {
+        let seed = seed.to_string();
+        let o = run(&[
+            "assign",
+            dir.path().to_str().unwrap(),
+            "--max-probability",
+            "0.6",
+            "--at-least",
+            "1",
+            "seniority=senior",
+            "--seed",
+            &seed,
+            "-q",
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let out = stdout(&o);
+        for paper in ["P1", "P2"] {
+            let seniors = ["R1", "R2"]
+                .iter()
+                .filter(|s| out.contains(&format!("{paper},{s},")))
+                .count();
+            assert_eq!(seniors, 1, "{out}");
+        }
+        seniors_of_p1.extend(
+            ["R1", "R2"]
+                .into_iter()
+                .filter(|s| out.contains(&format!("P1,{s},"))),
+        );
+    }
+    assert_eq!(
+        seniors_of_p1.len(),
+        2,
+        "both seniors are drawn for P1 across seeds"
+    );
+    // Crossing groups with caps are refused, with the reason.
+    let reviewers = "reviewer_id,institution,seniority,max_load\nR1,Inst A,senior,1\nR2,Inst B,senior,1\nR3,Inst A,junior,1\nR4,Inst B,junior,1\n";
+    std::fs::write(dir.path().join("reviewers.csv"), reviewers).unwrap();
+    let o = run(&[
+        "assign",
+        dir.path().to_str().unwrap(),
+        "--max-probability",
+        "0.6",
+        "--at-least",
+        "1",
+        "seniority=senior",
+        "--at-most",
+        "1",
+        "per",
+        "institution",
+        "-q",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("is no longer a flow"), "{}", stderr(&o));
     // Unknown attribute, bad count: exit 2 naming the problem.
     let o = run(&["assign", &venue, "--at-least", "1", "rank=senior", "-q"]);
     assert_eq!(o.status.code(), Some(2));

@@ -294,3 +294,125 @@ fn cli_randomized_run_respects_the_cap_and_is_reproducible() {
         stderr(&o)
     );
 }
+
+/// The capped LP with composition rules (per paper and group: at least `min(lower, demand)`,
+/// at most `upper`), locked pairs fixed at 1, through good_lp.
+fn lp_with_groups(
+    pb: &Problem<'_>,
+    cap: f64,
+    groups: &[papermatch::solve::rules::Group],
+) -> Option<f64> {
+    let (np, nr) = (pb.n_papers(), pb.n_reviewers());
+    let mut vars = ProblemVariables::new();
+    let mut x = vec![vec![None; nr]; np];
+    let mut obj = Expression::default();
+    for (p, row) in x.iter_mut().enumerate() {
+        for (r, cell) in row.iter_mut().enumerate() {
+            let locked = pb
+                .locks
+                .contains(&(PaperIdx(p as u32), ReviewerIdx(r as u32)));
+            let v = if locked {
+                vars.add(variable().min(1.0).max(1.0))
+            } else {
+                vars.add(variable().min(0.0).max(cap))
+            };
+            obj += (pb.affinity.get(p, r) as f64 / 1e6) * v;
+            *cell = Some(v);
+        }
+    }
+    let mut model = vars.maximise(obj.clone()).using(default_solver);
+    for (p, row) in x.iter().enumerate() {
+        let total: Expression = row.iter().flatten().map(|&v| Expression::from(v)).sum();
+        model = model.with(total.eq(pb.demand[p] as f64));
+        for g in groups {
+            let count: Expression = g
+                .members
+                .iter()
+                .map(|&r| Expression::from(row[r as usize].unwrap()))
+                .sum();
+            model = model.with(count.clone().geq(g.lower.min(pb.demand[p]) as f64));
+            model = model.with(count.leq(g.upper as f64));
+        }
+    }
+    let mut loads = vec![Expression::default(); nr];
+    for row in &x {
+        for (load, v) in loads.iter_mut().zip(row) {
+            *load += v.unwrap();
+        }
+    }
+    for (r, load) in loads.into_iter().enumerate() {
+        model = model.with(load.clone().leq(pb.max_load[r] as f64));
+        model = model.with(load.geq(pb.min_load[r] as f64));
+    }
+    model.solve().ok().map(|s| s.eval(&obj))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Randomized with a nested rule (a senior minimum, or a cap per institution), through the
+    /// one entry point: the marginals are the LP optimum with the group constraints, and the
+    /// sample meets every constraint, every rule and every lock.
+    #[test]
+    fn randomized_with_nested_rules_is_optimal_and_samples_meet_the_rules(
+        (np, nr, scores, senior, institution) in (1usize..4, 3usize..7).prop_flat_map(|(np, nr)| (
+            Just(np), Just(nr),
+            proptest::collection::vec(0..=1_000_000i32, np * nr),
+            proptest::collection::vec(any::<bool>(), nr),
+            proptest::collection::vec(0..3u8, nr),
+        )),
+        per_institution in any::<bool>(),
+        lock in proptest::option::of((0usize..4, 0usize..7)),
+        cap_k in 1usize..4,
+        seed in any::<u64>(),
+    ) {
+        use papermatch::model::Reviewer;
+        use papermatch::solve::RuleSet;
+        use papermatch::solve::rules::{Bound, Rule, RuleOptions, check_rules, groups};
+        let cap = [0.25, 0.5, 0.75, 1.0][cap_k];
+        let m = AffinityMatrix::Dense(ndarray::Array2::from_shape_vec((np, nr), scores).unwrap());
+        let c = Conflicts::none(np);
+        let mut pb = Problem::new(&m, &c, vec![2; np], vec![0; nr], vec![2; nr]);
+        pb.locks = lock.map(|(p, r)| (PaperIdx((p % np) as u32), ReviewerIdx((r % nr) as u32)))
+            .into_iter().collect();
+        let reviewers: Vec<Reviewer> = (0..nr).map(|r| Reviewer {
+            id: format!("r{r}"),
+            attributes: [
+                ("seniority".to_string(), if senior[r] { "senior" } else { "junior" }.to_string()),
+                ("institution".to_string(), format!("i{}", institution[r])),
+            ].into(),
+            ..Reviewer::default()
+        }).collect();
+        let rule = if per_institution {
+            Rule::parse(Bound::AtMost, "1 per institution").unwrap()
+        } else {
+            Rule::parse(Bound::AtLeast, "1 seniority=senior").unwrap()
+        };
+        let Ok(g) = groups(std::slice::from_ref(&rule), &reviewers) else {
+            return Ok(()); // nobody is senior: refused before solving
+        };
+        let req = Requirements {
+            randomized: Some(Randomization {
+                caps: ProbabilityCaps { default: cap, pairs: Vec::new() },
+                seed,
+            }),
+            rules: Some(RuleSet { rules: vec![rule], groups: g.clone(), options: RuleOptions::default() }),
+            ..Requirements::default()
+        };
+        match (assign(&pb, &req), lp_with_groups(&pb, cap, &g)) {
+            (Ok(out), Some(best)) => {
+                let r = out.randomized.as_ref().unwrap();
+                prop_assert!((r.marginals.expected_affinity() - best).abs() < 1e-6,
+                    "{} vs LP {}", r.marginals.expected_affinity(), best);
+                prop_assert!(check_constraints(&pb, &out.assignment).is_empty());
+                prop_assert!(check_rules(&pb, &g, &out.assignment).is_empty());
+                for &(p, rv) in &pb.locks {
+                    prop_assert!(out.assignment.reviewers[p.ix()].contains(&rv));
+                }
+            }
+            (Err(_), None) => {}
+            (Err(e), Some(_)) => prop_assert!(false, "refused though the LP is feasible: {e}"),
+            (Ok(_), None) => prop_assert!(false, "papermatch found an assignment the LP rules out"),
+        }
+    }
+}

@@ -114,6 +114,11 @@ type Flows = Vec<Vec<(u32, i32)>>;
 pub(crate) struct PrunedFlow {
     /// For each paper, the candidate reviewers and the flow to each (0 included), by reviewer.
     pub flows: Flows,
+    /// Every arc of the final network as `(tail, head, flow)`: the pair arcs first, in the
+    /// order of `flows`, then the reviewer and group arcs (for rounding the flow as a whole).
+    pub network: Vec<(usize, usize, i64)>,
+    /// Nodes of the final network.
+    pub nodes: usize,
     /// Pairs in the final candidate graph.
     pub candidate_pairs: usize,
     /// Pricing rounds that added pairs.
@@ -253,8 +258,15 @@ pub(crate) fn solve(net: &PairNetwork<'_>, per_paper: usize, explicit: bool) -> 
             })
             .collect();
         if found.iter().all(|row| row.is_empty()) {
+            let network = arcs
+                .iter()
+                .zip(&g.forward)
+                .map(|(&(u, v, _, _), &a)| (u as usize, v as usize, g.flow(a as usize) as i64))
+                .collect();
             return Ok(Pruned::Solved(PrunedFlow {
                 flows,
+                network,
+                nodes: n,
                 candidate_pairs: pairs.iter().map(Vec::len).sum(),
                 pricing_rounds,
             }));

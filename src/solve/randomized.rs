@@ -21,7 +21,7 @@
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::{Assignment, Problem, Unlocked, add_locks, engine};
+use super::{Assignment, Problem, Unlocked, add_locks, engine, rules};
 use crate::error::{Error, Result};
 use crate::model::{PaperIdx, ReviewerIdx};
 
@@ -89,6 +89,17 @@ pub fn marginals_with(
     caps: &ProbabilityCaps,
     candidates: usize,
 ) -> Result<Marginals> {
+    Ok(capped_flow(pb, caps, candidates, None)?.0)
+}
+
+/// The capped fractional problem solved on the engine, optionally with the group nodes of
+/// nested rules: the marginals, and the whole network's optimal flow.
+fn capped_flow(
+    pb: &Problem<'_>,
+    caps: &ProbabilityCaps,
+    candidates: usize,
+    nested: Option<&rules::Nested<'_>>,
+) -> Result<(Marginals, engine::PrunedFlow)> {
     if !pb.locks.is_empty() {
         return Err(Error::Options(
             "the marginals are of a problem without locks: take them out first (assign_randomized does)"
@@ -108,12 +119,15 @@ pub fn marginals_with(
         Ok(i) => special[p][i].1,
         Err(_) => default,
     };
+    let build = |pairs: &[Vec<u32>]| {
+        nested.map_or_else(Default::default, |n| n.structure(pb, PROB_SCALE, pairs))
+    };
     let net = engine::PairNetwork {
         pb,
         scale: PROB_SCALE,
         cap: &cap,
-        structure: None,
-        must: None,
+        structure: nested.map(|_| &build as &engine::BuildStructure<'_>),
+        must: nested.map(|n| n.must.as_slice()),
         adjust: None,
         max_adjust: &|_| 0,
     };
@@ -127,9 +141,14 @@ pub fn marginals_with(
         engine::Pruned::Solved(f) => f,
         engine::Pruned::Infeasible(engine::Shortfall { missing, .. }, _) => {
             return Err(Error::Options(format!(
-                "no assignment meets the probability caps: {} of the {} expected assignments \
+                "no assignment meets the probability caps{}: {} of the {} expected assignments \
                  cannot be placed; raise --max-probability (each paper needs demand / cap \
                  eligible reviewers)",
+                if nested.is_some() {
+                    " and the rules"
+                } else {
+                    ""
+                },
                 format_units_prob(missing),
                 pb.total_demand()
             )));
@@ -139,24 +158,24 @@ pub fn marginals_with(
     let by_paper = solved
         .flows
         .iter()
-        .cloned()
         .enumerate()
         .map(|(p, row)| {
-            row.into_iter()
-                .filter(|&(_, f)| f > 0)
-                .map(|(r, f)| {
+            row.iter()
+                .filter(|&&(_, f)| f > 0)
+                .map(|&(r, f)| {
                     expected += f as i128 * pb.affinity.get(p, r as usize) as i128;
                     (ReviewerIdx(r), f)
                 })
                 .collect()
         })
         .collect();
-    Ok(Marginals {
+    let marginals = Marginals {
         by_paper,
         expected_scaled: expected,
         candidate_pairs: solved.candidate_pairs,
         pricing_rounds: solved.pricing_rounds,
-    })
+    };
+    Ok((marginals, solved))
 }
 
 fn format_units_prob(x: i64) -> String {
@@ -164,27 +183,57 @@ fn format_units_prob(x: i64) -> String {
 }
 
 /// Draws one assignment whose pair probabilities are exactly `m`'s marginals.
-///
-/// Each step walks the pairs of fractional probability from a vertex with one of them (a path)
-/// or, when there is none, from any vertex (which then closes a cycle), rounds the walk, and
-/// forgets the pairs that became 0 or 1. Lists shrink lazily and degree-one vertices wait on a
-/// stack, so a step costs the length of its walk, not a scan of the whole graph.
 pub fn sample(pb: &Problem<'_>, m: &Marginals, seed: u64) -> Assignment {
     let (np, nr) = (pb.n_papers(), pb.n_reviewers());
-    let s = PROB_SCALE as i32;
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    // Edges: (paper, reviewer, value); nodes 0..np papers, np..np+nr reviewers.
-    let mut edges: Vec<(usize, usize, i32)> = Vec::new();
+    let mut arcs: Vec<(usize, usize, i64)> = Vec::new();
+    let mut load = vec![0i64; nr];
     for (p, row) in m.by_paper.iter().enumerate() {
         for &(r, f) in row {
-            edges.push((p, np + r.ix(), f));
+            arcs.push((p, np + r.ix(), f as i64));
+            load[r.ix()] += f as i64;
         }
     }
-    let n = np + nr;
-    let frac = |f: i32| f > 0 && f < s;
+    let pairs = arcs.len();
+    // Each reviewer's expected load beyond its minimum goes to the sink: every node's net flow
+    // is then whole, and the reviewers' loads round to the floor or ceiling of their expectation.
+    for (r, &l) in load.iter().enumerate() {
+        arcs.push((np + r, np + nr, l - pb.min_load[r] as i64 * PROB_SCALE));
+    }
+    round_flow(&mut arcs, np + nr + 1, PROB_SCALE, seed);
+    assignment_of(np, &arcs[..pairs], np)
+}
+
+/// The assignment of pair arcs `(paper, np + reviewer, flow)` that carry a whole unit.
+fn assignment_of(n_papers: usize, pair_arcs: &[(usize, usize, i64)], np: usize) -> Assignment {
+    let mut reviewers = vec![Vec::new(); n_papers];
+    for &(p, r, f) in pair_arcs {
+        if f == PROB_SCALE {
+            reviewers[p].push(ReviewerIdx((r - np) as u32));
+        }
+    }
+    for list in &mut reviewers {
+        list.sort_unstable();
+    }
+    Assignment { reviewers }
+}
+
+/// Dependent rounding of a flow (Gandhi, Khuller, Parthasarathy, Srinivasan, J. ACM 2006, on a
+/// network): `arcs` are `(tail, head, flow)` on `n` nodes, flows in units of `unit`, every
+/// node's net flow a whole number of units. Repeatedly take a cycle of arcs with fractional flow
+/// (in either direction: a node with one has two, its net flow being whole), and push flow
+/// around it, forward arcs up and backward arcs down, by the largest step that keeps every arc
+/// within the whole units around its flow, in one direction or the other with the probabilities
+/// that keep each expectation unchanged. Every arc ends at the floor or the ceiling of its flow,
+/// each with the right probability, and every node stays balanced.
+///
+/// Lists shrink lazily, so a step costs its walk, not a scan of the graph. Should a node break
+/// the whole-net-flow assumption, its walk ends in a path, rounded the same way.
+fn round_flow(arcs: &mut [(usize, usize, i64)], n: usize, unit: i64, seed: u64) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let frac = |f: i64| f.rem_euclid(unit) != 0;
     let mut adj: Vec<Vec<usize>> = vec![Vec::new(); n];
     let mut degree = vec![0usize; n];
-    for (e, &(a, b, f)) in edges.iter().enumerate() {
+    for (e, &(a, b, f)) in arcs.iter().enumerate() {
         if frac(f) {
             adj[a].push(e);
             adj[b].push(e);
@@ -198,8 +247,6 @@ pub fn sample(pb: &Problem<'_>, m: &Marginals, seed: u64) -> Assignment {
     let mut verts: Vec<usize> = Vec::new();
     let mut walk: Vec<usize> = Vec::new();
     loop {
-        // A path from a vertex of fractional degree one if there is one, else a cycle: every
-        // vertex then has degree two or more, so the walk closes one.
         let start = loop {
             match ones.pop() {
                 Some(v) if degree[v] == 1 => break Some(v),
@@ -220,14 +267,14 @@ pub fn sample(pb: &Problem<'_>, m: &Marginals, seed: u64) -> Assignment {
         let cycle_from = loop {
             let v = *verts.last().expect("the walk has a vertex");
             let came = walk.last().copied();
-            // Drop pairs already rounded from the end of the list, then take any other.
+            // Drop arcs already rounded from the end of the list, then take any other.
             let list = &mut adj[v];
             let mut next = None;
             let mut i = list.len();
             while i > 0 {
                 i -= 1;
                 let e = list[i];
-                if !frac(edges[e].2) {
+                if !frac(arcs[e].2) {
                     list.swap_remove(i);
                 } else if Some(e) != came {
                     next = Some(e);
@@ -235,7 +282,7 @@ pub fn sample(pb: &Problem<'_>, m: &Marginals, seed: u64) -> Assignment {
                 }
             }
             let Some(e) = next else { break None };
-            let (a, b, _) = edges[e];
+            let (a, b, _) = arcs[e];
             let w = if a == v { b } else { a };
             walk.push(e);
             if on_path[w] != usize::MAX {
@@ -247,28 +294,34 @@ pub fn sample(pb: &Problem<'_>, m: &Marginals, seed: u64) -> Assignment {
         for &v in &verts {
             on_path[v] = usize::MAX;
         }
-        let chosen: &[usize] = match cycle_from {
-            Some(i) => &walk[i..],
-            None => &walk,
-        };
-        let (mut alpha, mut beta) = (i32::MAX, i32::MAX);
-        for (k, &e) in chosen.iter().enumerate() {
-            let f = edges[e].2;
-            if k % 2 == 0 {
-                alpha = alpha.min(s - f);
-                beta = beta.min(f);
+        let from = cycle_from.unwrap_or(0);
+        let chosen = &walk[from..];
+        // Direction of each arc along the walk: +1 when walked from its tail.
+        let signs: Vec<i64> = chosen
+            .iter()
+            .zip(&verts[from..])
+            .map(|(&e, &v)| if arcs[e].0 == v { 1 } else { -1 })
+            .collect();
+        // The largest push along the walk (`ahead`) and against it (`back`).
+        let (mut ahead, mut back) = (i64::MAX, i64::MAX);
+        for (&e, &sign) in chosen.iter().zip(&signs) {
+            let f = arcs[e].2;
+            let (up, down) = (unit - f.rem_euclid(unit), f.rem_euclid(unit));
+            if sign > 0 {
+                ahead = ahead.min(up);
+                back = back.min(down);
             } else {
-                alpha = alpha.min(f);
-                beta = beta.min(s - f);
+                ahead = ahead.min(down);
+                back = back.min(up);
             }
         }
-        // Up by alpha on even edges with probability beta / (alpha + beta): expectations hold.
-        let up = rng.random_range(0..(alpha + beta) as u64) < beta as u64;
-        for (k, &e) in chosen.iter().enumerate() {
-            let sign = if (k % 2 == 0) == up { 1 } else { -1 };
-            edges[e].2 += sign * if up { alpha } else { beta };
-            if !frac(edges[e].2) {
-                let (a, b, _) = edges[e];
+        // Ahead with probability back / (ahead + back): every expectation holds.
+        let go_ahead = rng.random_range(0..(ahead + back) as u64) < back as u64;
+        let step = if go_ahead { ahead } else { -back };
+        for (&e, &sign) in chosen.iter().zip(&signs) {
+            arcs[e].2 += sign * step;
+            if !frac(arcs[e].2) {
+                let (a, b, _) = arcs[e];
                 for v in [a, b] {
                     degree[v] -= 1;
                     if degree[v] == 1 {
@@ -277,22 +330,12 @@ pub fn sample(pb: &Problem<'_>, m: &Marginals, seed: u64) -> Assignment {
                 }
             }
         }
-        // A path's start may keep its one fractional pair: it must start a path again, never
+        // A path's start may keep its one fractional arc: it must start a path again, never
         // be the middle of one.
         if degree[start] == 1 {
             ones.push(start);
         }
     }
-    let mut reviewers = vec![Vec::new(); np];
-    for &(p, r, f) in &edges {
-        if f == s {
-            reviewers[p].push(ReviewerIdx((r - np) as u32));
-        }
-    }
-    for list in &mut reviewers {
-        list.sort_unstable();
-    }
-    Assignment { reviewers }
 }
 
 /// A sampled assignment with the marginals it was drawn from.
@@ -360,4 +403,87 @@ pub fn assign_randomized(
         deterministic_optimum: deterministic.objective,
         seed,
     })
+}
+
+/// [`assign_randomized`] under hard composition rules whose groups nest: the capped fractional
+/// problem with each paper's group nodes is still a flow (the engine's, with group bounds and
+/// capacities in probability units), and the sample is drawn by rounding that whole flow, group
+/// arcs included ([`round_flow`]). Every pair keeps its exact marginal, and every group count
+/// ends at the floor or ceiling of its expectation, hence within its bounds. Locked pairs have
+/// probability 1. The deterministic optimum for the ratio is the rules' own optimum.
+pub fn assign_randomized_with_rules(
+    pb: &Problem<'_>,
+    caps: &ProbabilityCaps,
+    seed: u64,
+    opts: &super::SolveOptions,
+    groups: &[rules::Group],
+    rule_opts: &rules::RuleOptions,
+) -> Result<(RandomizedSolution, rules::RulesSolution)> {
+    pb.validate()?;
+    if let Some(d) = super::diagnose::quick(pb) {
+        return Err(Error::Infeasible(Box::new(d)));
+    }
+    if rule_opts.soft.is_some() {
+        return Err(Error::Options(
+            "soft rules with probability caps: a penalty is paid per sample, so the expected \
+             objective is not the flow's; make the rules hard, or drop the caps"
+                .into(),
+        ));
+    }
+    let unlocked = (!pb.locks.is_empty())
+        .then(|| Unlocked::new(pb))
+        .transpose()?;
+    let reduced = unlocked.as_ref().map(|u| u.problem(pb));
+    let free = reduced.as_ref().unwrap_or(pb);
+    let nested = rules::Nested::new(pb, free, groups)?;
+    let (solved, deterministic) = rayon::join(
+        || capped_flow(free, caps, opts.candidates, Some(&nested)),
+        || rules::solve_rules(pb, groups, rule_opts),
+    );
+    let ((mut marginals, flow), deterministic) = (solved?, deterministic?);
+    let mut network = flow.network;
+    round_flow(&mut network, flow.nodes, PROB_SCALE, seed);
+    // The pair arcs come first, in the order of the candidate flows.
+    let mut k = 0;
+    let mut reviewers = vec![Vec::new(); pb.n_papers()];
+    for (p, row) in flow.flows.iter().enumerate() {
+        for &(r, _) in row {
+            if network[k].2 == PROB_SCALE {
+                reviewers[p].push(ReviewerIdx(r));
+            }
+            k += 1;
+        }
+    }
+    let mut assignment = Assignment { reviewers };
+    add_locks(pb, &mut assignment)?;
+    if let Some(v) = rules::check_rules(pb, groups, &assignment).first() {
+        return Err(Error::Verification(format!(
+            "the sample breaks the rule on {} for paper {}",
+            groups[v.group].label, pb.paper_ids[v.paper]
+        )));
+    }
+    for &(p, r) in &pb.locks {
+        let row = &mut marginals.by_paper[p.ix()];
+        row.push((r, PROB_SCALE as i32));
+        row.sort_unstable();
+        marginals.expected_scaled += PROB_SCALE as i128 * pb.affinity.get(p.ix(), r.ix()) as i128;
+    }
+    let total = assignment.objective(pb.affinity);
+    let sample = rules::RulesSolution {
+        assignment: assignment.clone(),
+        objective: total,
+        violations: Vec::new(),
+        penalised: total,
+        bound: total,
+        method: "randomized",
+    };
+    Ok((
+        RandomizedSolution {
+            assignment,
+            marginals,
+            deterministic_optimum: deterministic.objective,
+            seed,
+        },
+        sample,
+    ))
 }

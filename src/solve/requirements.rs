@@ -125,7 +125,10 @@ impl Outcome {
 ///   Lagrangian relaxation with a proven bound);
 /// - fair objective or score floor: [`fair::solve_fair`];
 /// - probability caps: [`randomized::assign_randomized`], locks included (a locked pair has
-///   probability 1).
+///   probability 1);
+/// - probability caps and hard rules whose groups nest:
+///   [`randomized::assign_randomized_with_rules`] (crossing groups or soft rules are refused
+///   with the reason).
 pub fn assign(problem: &Problem<'_>, req: &Requirements) -> Result<Outcome> {
     let fair = req
         .fair
@@ -178,6 +181,29 @@ pub fn assign(problem: &Problem<'_>, req: &Requirements) -> Result<Outcome> {
                 solution: None,
                 fair: None,
                 rules: None,
+                randomized: Some(s),
+            })
+        }
+        (Some(r), None, Some(set)) => {
+            let (s, rules) = randomized::assign_randomized_with_rules(
+                problem,
+                &r.caps,
+                r.seed,
+                &req.solve,
+                &set.groups,
+                &set.options,
+            )?;
+            let expected = (s.marginals.expected_scaled / randomized::PROB_SCALE as i128) as i64;
+            Ok(Outcome {
+                assignment: s.assignment.clone(),
+                total: rules.objective,
+                objective: expected,
+                bound: expected,
+                exact: true,
+                method: "randomized",
+                solution: None,
+                fair: None,
+                rules: Some(rules),
                 randomized: Some(s),
             })
         }

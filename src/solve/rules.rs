@@ -414,6 +414,50 @@ pub fn solve_rules(
     })
 }
 
+/// Hard rules whose groups nest, as pieces of the engine's network for another method (the
+/// randomized one): their trees under every paper, and the members each paper must be offered.
+pub(crate) struct Nested<'g> {
+    tree: Tree<'g>,
+    /// Members of lower-bounded groups, per paper: first candidates.
+    pub must: Vec<Vec<u32>>,
+}
+
+impl<'g> Nested<'g> {
+    /// The nested form of `groups` for `pb` (bounds counted with `pb`'s locks; the network is
+    /// that of `free`, the problem with the locks taken out). Groups that cross, or soft rules,
+    /// are refused with the reason.
+    pub(crate) fn new(
+        pb: &Problem<'_>,
+        free: &Problem<'_>,
+        groups: &'g [Group],
+    ) -> Result<Nested<'g>> {
+        let bounds = paper_bounds(pb, groups, false)?;
+        let (kept, crossing) = laminar_split(groups, pb.n_reviewers());
+        if let Some(&g) = crossing.first() {
+            return Err(Error::Options(format!(
+                "the group {} crosses another rule's group: with crossing groups the capped \
+                 fractional problem is no longer a flow, so its optimum need not be a mix of \
+                 assignments that all meet the rules; use rules whose groups nest (or are \
+                 disjoint) with probability caps",
+                groups[g].label
+            )));
+        }
+        let tree = Tree::new(groups, &kept, &bounds);
+        let must = must_candidates(free, &tree.groups, &tree.bounds);
+        Ok(Nested { tree, must })
+    }
+
+    /// The group nodes of the candidate graph `pairs` of `free`, in units of `scale`.
+    pub(crate) fn structure(
+        &self,
+        free: &Problem<'_>,
+        scale: i64,
+        pairs: &[Vec<u32>],
+    ) -> Structure {
+        structure(free, &self.tree, None, scale, pairs)
+    }
+}
+
 /// Total penalty of `violations` under soft rules (0 for hard ones).
 fn penalty(violations: &[RuleViolation], soft: Option<i64>) -> i64 {
     soft.map_or(0, |w| {
@@ -714,10 +758,14 @@ fn repair(
 /// positive, or its upper bound is below the paper's candidate members and demand), hanging from
 /// its nearest ancestor's node, with the lower bound moved into the balances and the rest as the
 /// arc's capacity (or, for soft rules, parallel arcs that earn or pay `W` per reviewer).
+///
+/// Quantities are in units of `scale` per reviewer (1, or the randomized method's probability
+/// units); costs are per unit.
 fn structure(
     pb: &Problem<'_>,
     tree: &Tree<'_>,
     soft: Option<i64>,
+    scale: i64,
     pairs: &[Vec<u32>],
 ) -> Structure {
     let (groups, parents, bounds) = (&tree.groups, &tree.parents, &tree.bounds);
@@ -762,21 +810,20 @@ fn structure(
             st.owner.push(p);
             st.balance.push(0);
             let cap = upper.min(d);
+            let units = |x: u32| (x as i64 * scale) as i32;
             match soft {
                 None => {
-                    st.balance[from] -= lower as i64;
-                    st.balance[here] += lower as i64;
-                    st.arcs
-                        .push((from as u32, here as u32, (cap - lower.min(cap)) as i32, 0));
+                    st.balance[from] -= lower as i64 * scale;
+                    st.balance[here] += lower as i64 * scale;
+                    let room = units(cap - lower.min(cap));
+                    st.arcs.push((from as u32, here as u32, room, 0));
                 }
                 Some(w) => {
                     let k = lower.min(cap);
-                    st.arcs.push((from as u32, here as u32, k as i32, -w));
-                    st.arcs
-                        .push((from as u32, here as u32, (cap - k) as i32, 0));
+                    st.arcs.push((from as u32, here as u32, units(k), -w));
+                    st.arcs.push((from as u32, here as u32, units(cap - k), 0));
                     if d > cap {
-                        st.arcs
-                            .push((from as u32, here as u32, (d - cap) as i32, w));
+                        st.arcs.push((from as u32, here as u32, units(d - cap), w));
                     }
                 }
             }
@@ -830,7 +877,7 @@ fn flow_solve(
     adjust: &(dyn Fn(usize, u32) -> i64 + Sync),
     max_adjust: &(dyn Fn(usize) -> i64 + Sync),
 ) -> Result<Assignment> {
-    let build = |pairs: &[Vec<u32>]| structure(pb, tree, opts.soft, pairs);
+    let build = |pairs: &[Vec<u32>]| structure(pb, tree, opts.soft, 1, pairs);
     let must = must_candidates(pb, &tree.groups, &tree.bounds);
     let net = engine::PairNetwork {
         pb,
