@@ -8,11 +8,21 @@
 //! Each argument is `PAPERSxREVIEWERS[:scores|keywords[:DEMAND]]`. Peak memory is the process's
 //! peak resident set during the stage (Linux: `VmHWM`, reset between stages through
 //! `/proc/self/clear_refs`); elsewhere it prints `-`.
+//!
+//! Flags time more requirements on each venue, each through `papermatch::solve::assign`:
+//! `--fair` (max-min objective), `--randomized` (caps 0.5), `--senior` (at least one senior
+//! reviewer per paper), `--institution` (at most one per institution), `--rules` (both rules),
+//! `--randomized-senior` (caps 0.5 with the senior rule), `--alternates` (3 per paper). The
+//! rules need a keyword venue (it has the attributes).
 
 use std::time::Instant;
 
 use papermatch::generate::{GenerateSpec, Layout, write_venue};
 use papermatch::io::ReadOptions;
+use papermatch::solve::fair::{FairOptions, Objective};
+use papermatch::solve::randomized::ProbabilityCaps;
+use papermatch::solve::rules::{Bound, Rule, RuleOptions, groups};
+use papermatch::solve::{Randomization, Requirements, RuleSet};
 use papermatch::{AssignOptions, Instance};
 
 fn reset_peak() {
@@ -46,9 +56,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     // `--fair` also times `--objective fair`; `--rules` (keyword venues) times one seniority
     // rule and one institution cap together.
-    let fair = args.iter().any(|a| a == "--fair");
-    let rules = args.iter().any(|a| a == "--rules");
-    let mut sizes: Vec<String> = args.into_iter().filter(|a| !a.starts_with("--")).collect();
+    let flag = |f: &str| args.iter().any(|a| a == f);
+    let mut sizes: Vec<String> = args
+        .iter()
+        .filter(|a| !a.starts_with("--"))
+        .cloned()
+        .collect();
     if sizes.is_empty() {
         sizes = vec![
             "500x700".into(),
@@ -98,43 +111,117 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         stage("write", || {
             papermatch::report::write_assignment(&out, &instance.problem(), &solution.assignment)
         })?;
-        if fair {
-            let f = stage("fair (max-min, then total)", || {
-                papermatch::solve::fair::solve_fair(
-                    &instance.problem(),
-                    &opts.solve,
-                    &papermatch::solve::fair::FairOptions {
-                        objective: papermatch::solve::fair::Objective::Fair,
-                        ..Default::default()
-                    },
-                )
-            })?;
-            let r = &f.rounds[0];
+        let keywords = layout == Layout::Keywords;
+        let reviewers = &instance.venue.reviewers;
+        let rule_set = |rules: &[(Bound, &str)]| -> Result<RuleSet, papermatch::Error> {
+            let rules: Vec<Rule> = rules
+                .iter()
+                .map(|&(b, text)| Rule::parse(b, text))
+                .collect::<Result<_, _>>()?;
+            Ok(RuleSet {
+                groups: groups(&rules, reviewers)?,
+                rules,
+                options: RuleOptions::default(),
+            })
+        };
+        let caps = Some(Randomization {
+            caps: ProbabilityCaps {
+                default: 0.5,
+                pairs: Vec::new(),
+            },
+            seed: 1,
+        });
+        let senior = [(Bound::AtLeast, "1 seniority=senior")];
+        let institution = [(Bound::AtMost, "1 per institution")];
+        let mut runs: Vec<(&str, Requirements)> = Vec::new();
+        if flag("--fair") {
+            let fair = Some(FairOptions {
+                objective: Objective::Fair,
+                ..FairOptions::default()
+            });
+            runs.push((
+                "fair (max-min, then total)",
+                Requirements {
+                    fair,
+                    ..Requirements::default()
+                },
+            ));
+        }
+        if flag("--randomized") {
+            runs.push((
+                "randomized (caps 0.5)",
+                Requirements {
+                    randomized: caps.clone(),
+                    ..Requirements::default()
+                },
+            ));
+        }
+        if keywords && flag("--senior") {
+            runs.push((
+                "at least 1 senior",
+                Requirements {
+                    rules: Some(rule_set(&senior)?),
+                    ..Requirements::default()
+                },
+            ));
+        }
+        if keywords && flag("--institution") {
+            runs.push((
+                "at most 1 per institution",
+                Requirements {
+                    rules: Some(rule_set(&institution)?),
+                    ..Requirements::default()
+                },
+            ));
+        }
+        if keywords && flag("--rules") {
+            let both = [senior[0], institution[0]];
+            runs.push((
+                "both rules (crossing)",
+                Requirements {
+                    rules: Some(rule_set(&both)?),
+                    ..Requirements::default()
+                },
+            ));
+        }
+        if keywords && flag("--randomized-senior") {
+            runs.push((
+                "randomized + senior",
+                Requirements {
+                    randomized: caps.clone(),
+                    rules: Some(rule_set(&senior)?),
+                    ..Requirements::default()
+                },
+            ));
+        }
+        for (name, req) in &runs {
+            let out = stage(name, || papermatch::solve::assign(&instance.problem(), req))?;
             println!(
-                "  worst paper {} (bound {}), total {} (bound {}), {} flow solves",
-                papermatch::model::format_units(r.worst),
-                papermatch::model::format_units(r.bound),
-                papermatch::model::format_units(f.objective),
-                papermatch::model::format_units(f.objective_bound),
-                f.flow_solves
+                "    {}: total {}, objective {} (bound {}, gap {}), worst paper {}",
+                out.method,
+                papermatch::model::format_units(out.total),
+                papermatch::model::format_units(out.objective),
+                papermatch::model::format_units(out.bound),
+                papermatch::model::format_units(out.gap()),
+                papermatch::model::format_units(
+                    out.assignment
+                        .paper_totals(&instance.affinity)
+                        .into_iter()
+                        .min()
+                        .unwrap_or(0)
+                ),
             );
         }
-        if rules && layout == Layout::Keywords {
-            use papermatch::solve::rules::{Bound, Rule, RuleOptions, groups, solve_rules};
-            let rules = [
-                Rule::parse(Bound::AtLeast, "1 seniority=senior")?,
-                Rule::parse(Bound::AtMost, "1 per institution")?,
-            ];
-            let g = groups(&rules, &instance.venue.reviewers)?;
-            let s = stage("rules (senior + institution cap)", || {
-                solve_rules(&instance.problem(), &g, &RuleOptions::default())
+        if flag("--alternates") {
+            let alt = dir.path().join("alternates.csv");
+            stage("alternates (3 per paper)", || {
+                papermatch::report::write_alternates(
+                    &alt,
+                    &instance.problem(),
+                    &solution.assignment,
+                    3,
+                )
             })?;
-            println!(
-                "  {}: total {} (bound {})",
-                s.method,
-                papermatch::model::format_units(s.objective),
-                papermatch::model::format_units(s.bound)
-            );
         }
         let s = &solution.stats;
         println!(

@@ -17,38 +17,7 @@ use proptest::prelude::*;
 /// The capped fractional LP solved by good_lp, as an independent reference; locked pairs are
 /// fixed at 1.
 fn lp_optimum(pb: &Problem<'_>, cap: f64) -> Option<f64> {
-    let (np, nr) = (pb.n_papers(), pb.n_reviewers());
-    let mut vars = ProblemVariables::new();
-    let mut obj = Expression::default();
-    let mut by_paper = vec![Expression::default(); np];
-    let mut by_reviewer = vec![Expression::default(); nr];
-    for (p, paper) in by_paper.iter_mut().enumerate() {
-        for (r, reviewer) in by_reviewer.iter_mut().enumerate() {
-            if pb.conflicts.contains(p, r) {
-                continue;
-            }
-            let locked = pb
-                .locks
-                .contains(&(PaperIdx(p as u32), ReviewerIdx(r as u32)));
-            let x = if locked {
-                vars.add(variable().min(1.0).max(1.0))
-            } else {
-                vars.add(variable().min(0.0).max(cap))
-            };
-            obj += (pb.affinity.get(p, r) as f64 / 1e6) * x;
-            *paper += x;
-            *reviewer += x;
-        }
-    }
-    let mut model = vars.maximise(obj.clone()).using(default_solver);
-    for (p, e) in by_paper.into_iter().enumerate() {
-        model = model.with(e.eq(pb.demand[p] as f64));
-    }
-    for (r, e) in by_reviewer.into_iter().enumerate() {
-        model = model.with(e.clone().leq(pb.max_load[r] as f64));
-        model = model.with(e.geq(pb.min_load[r] as f64));
-    }
-    model.solve().ok().map(|s| s.eval(&obj))
+    lp_with_groups(pb, cap, &[])
 }
 
 proptest! {
@@ -296,7 +265,7 @@ fn cli_randomized_run_respects_the_cap_and_is_reproducible() {
 }
 
 /// The capped LP with composition rules (per paper and group: at least `min(lower, demand)`,
-/// at most `upper`), locked pairs fixed at 1, through good_lp.
+/// at most `upper`), locked pairs fixed at 1, conflicted pairs left out, through good_lp.
 fn lp_with_groups(
     pb: &Problem<'_>,
     cap: f64,
@@ -308,6 +277,9 @@ fn lp_with_groups(
     let mut obj = Expression::default();
     for (p, row) in x.iter_mut().enumerate() {
         for (r, cell) in row.iter_mut().enumerate() {
+            if pb.conflicts.contains(p, r) {
+                continue;
+            }
             let locked = pb
                 .locks
                 .contains(&(PaperIdx(p as u32), ReviewerIdx(r as u32)));
@@ -328,7 +300,8 @@ fn lp_with_groups(
             let count: Expression = g
                 .members
                 .iter()
-                .map(|&r| Expression::from(row[r as usize].unwrap()))
+                .filter_map(|&r| row[r as usize])
+                .map(Expression::from)
                 .sum();
             model = model.with(count.clone().geq(g.lower.min(pb.demand[p]) as f64));
             model = model.with(count.leq(g.upper as f64));
@@ -337,7 +310,9 @@ fn lp_with_groups(
     let mut loads = vec![Expression::default(); nr];
     for row in &x {
         for (load, v) in loads.iter_mut().zip(row) {
-            *load += v.unwrap();
+            if let Some(v) = v {
+                *load += *v;
+            }
         }
     }
     for (r, load) in loads.into_iter().enumerate() {

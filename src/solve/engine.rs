@@ -22,6 +22,7 @@
 
 use rayon::prelude::*;
 
+use super::flow::{FULL_GRAPH_PAIRS, MAX_FULL_GRAPH_PAIRS};
 use super::network::{ArcSpec, Graph, with_terminals};
 use super::{Problem, flow, verify};
 use crate::error::{Error, Result};
@@ -141,13 +142,6 @@ pub(crate) struct Shortfall {
     pub reach: Vec<bool>,
 }
 
-/// Largest full eligible graph the engine builds when the candidates cannot carry a feasible
-/// flow (the plain solver's limit).
-const MAX_FULL_GRAPH_PAIRS: usize = 60_000_000;
-
-/// Below this many pairs the full graph is used from the start.
-const FULL_GRAPH_PAIRS: usize = 200_000;
-
 /// Solves `net` to optimality over every eligible pair, starting from `per_paper` candidate
 /// reviewers per paper. `explicit` asks for pruning even on a small instance (tests use it);
 /// otherwise a small instance takes the full graph at once.
@@ -189,10 +183,7 @@ pub(crate) fn solve(net: &PairNetwork<'_>, per_paper: usize, explicit: bool) -> 
             if full {
                 return Ok(Pruned::Infeasible(short, structure.unwrap_or_default()));
             }
-            per_paper *= 2;
-            per_reviewer *= 2;
-            let widened = per_paper.saturating_mul(np) + per_reviewer.saturating_mul(nr);
-            if widened >= np * nr / 2 || per_paper >= nr {
+            if flow::widen(&mut per_paper, &mut per_reviewer, np, nr) {
                 if np * nr > MAX_FULL_GRAPH_PAIRS {
                     return Err(Error::Solver(format!(
                         "no feasible flow among the {} best reviewers of each paper, and the full \

@@ -35,10 +35,10 @@ use crate::error::{Error, Result};
 use crate::model::{AffinityMatrix, ReviewerIdx};
 
 /// Below this many pairs the solver uses the full graph and skips pruning.
-const FULL_GRAPH_PAIRS: usize = 200_000;
+pub(crate) const FULL_GRAPH_PAIRS: usize = 200_000;
 
 /// Above this many pairs the full graph is never built (it would take gigabytes).
-const MAX_FULL_GRAPH_PAIRS: usize = 60_000_000;
+pub(crate) const MAX_FULL_GRAPH_PAIRS: usize = 60_000_000;
 
 /// The exact min-cost-flow solver with candidate pruning and pricing.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -89,10 +89,7 @@ impl Solver for FlowSolver {
                 }
                 // Too few candidates for a feasible assignment (typically tight minimum loads):
                 // double them, and take the full graph once that is no larger.
-                per_paper *= 2;
-                per_reviewer *= 2;
-                let widened = per_paper.saturating_mul(np) + per_reviewer.saturating_mul(nr);
-                if widened >= np * nr / 2 || per_paper >= nr {
+                if widen(&mut per_paper, &mut per_reviewer, np, nr) {
                     if np * nr > MAX_FULL_GRAPH_PAIRS {
                         return Err(Error::Solver(format!(
                             "no feasible assignment among the {} best reviewers of each paper and \
@@ -155,6 +152,15 @@ impl Solver for FlowSolver {
             previous = Some((assignment, potentials, max_gain));
         }
     }
+}
+
+/// Doubles the candidate counts after a candidate graph proved infeasible; `true` when the
+/// full eligible graph is then no larger and should be taken instead.
+pub(crate) fn widen(per_paper: &mut usize, per_reviewer: &mut usize, np: usize, nr: usize) -> bool {
+    *per_paper *= 2;
+    *per_reviewer *= 2;
+    let widened = per_paper.saturating_mul(np) + per_reviewer.saturating_mul(nr);
+    widened >= np * nr / 2 || *per_paper >= nr
 }
 
 /// The arcs reviewer → sink of capacity `(max − min) · scale`, in reviewer order.

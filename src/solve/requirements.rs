@@ -100,6 +100,28 @@ impl Outcome {
         self.bound - self.objective
     }
 
+    /// A randomized run: the objective is the expected total of the marginals, certified
+    /// optimal for the capped fractional problem (so it is its own bound).
+    fn randomized(
+        problem: &Problem<'_>,
+        s: RandomizedSolution,
+        rules: Option<RulesSolution>,
+    ) -> Outcome {
+        let expected = (s.marginals.expected_scaled / randomized::PROB_SCALE as i128) as i64;
+        Outcome {
+            assignment: s.assignment.clone(),
+            total: s.assignment.objective(problem.affinity),
+            objective: expected,
+            bound: expected,
+            exact: true,
+            method: "randomized",
+            solution: None,
+            fair: None,
+            rules,
+            randomized: Some(s),
+        }
+    }
+
     fn plain(solution: Solution) -> Outcome {
         Outcome {
             assignment: solution.assignment.clone(),
@@ -168,21 +190,7 @@ pub fn assign(problem: &Problem<'_>, req: &Requirements) -> Result<Outcome> {
         }
         (Some(r), None, None) => {
             let s = randomized::assign_randomized(problem, &r.caps, r.seed, &req.solve)?;
-            let expected = s.marginals.expected_scaled / randomized::PROB_SCALE as i128;
-            let expected = expected as i64;
-            Ok(Outcome {
-                assignment: s.assignment.clone(),
-                total: s.assignment.objective(problem.affinity),
-                objective: expected,
-                // The marginals are certified optimal for the capped fractional problem.
-                bound: expected,
-                exact: true,
-                method: "randomized",
-                solution: None,
-                fair: None,
-                rules: None,
-                randomized: Some(s),
-            })
+            Ok(Outcome::randomized(problem, s, None))
         }
         (Some(r), None, Some(set)) => {
             let (s, rules) = randomized::assign_randomized_with_rules(
@@ -193,19 +201,7 @@ pub fn assign(problem: &Problem<'_>, req: &Requirements) -> Result<Outcome> {
                 &set.groups,
                 &set.options,
             )?;
-            let expected = (s.marginals.expected_scaled / randomized::PROB_SCALE as i128) as i64;
-            Ok(Outcome {
-                assignment: s.assignment.clone(),
-                total: rules.objective,
-                objective: expected,
-                bound: expected,
-                exact: true,
-                method: "randomized",
-                solution: None,
-                fair: None,
-                rules: Some(rules),
-                randomized: Some(s),
-            })
+            Ok(Outcome::randomized(problem, s, Some(rules)))
         }
         (randomized, fair, rules) => {
             let asked: Vec<&str> = [
