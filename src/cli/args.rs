@@ -321,7 +321,7 @@ pub struct AssignArgs {
     /// Which solver to use.
     #[arg(long, value_enum, default_value = "flow")]
     pub solver: SolverArg,
-    /// Candidate reviewers per paper kept by the flow solver before pricing (0 = automatic).
+    /// Candidate reviewers per paper the flow solvers start from before pricing (plain, randomized, rules; 0 = automatic).
     #[arg(long, default_value_t = 0, value_name = "L")]
     pub candidates: usize,
     #[command(flatten)]
