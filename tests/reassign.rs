@@ -1,15 +1,19 @@
 //! Re-assignment: on random venues with random drop-outs, every still-valid pair is kept (no
 //! moves allowed) and the gaps are filled optimally (against brute force); with a budget of
 //! moves, at most that many pairs move and the total lies between brute force's and the bound.
+//! With a composition rule (a senior reviewer on every paper), the same holds among
+//! assignments that meet the rule, and the rule holds on the result.
 
 mod common;
 use common::{all_assignments, fixture, run, stderr, stdout};
 
 use papermatch::conflicts::{Conflicts, Reasons};
-use papermatch::model::{AffinityMatrix, ReviewerIdx};
+use papermatch::model::{AffinityMatrix, Reviewer, ReviewerIdx};
+use papermatch::solve::RuleSet;
 use papermatch::solve::reassign::{ReassignOptions, Removal, reassign};
+use papermatch::solve::rules::{Bound, Rule, RuleOptions, check_rules, groups};
 use papermatch::solve::verify::check_constraints;
-use papermatch::solve::{Problem, SolveOptions, solve};
+use papermatch::solve::{Problem, Requirements, SolveOptions, solve};
 use proptest::prelude::*;
 
 #[derive(Debug, Clone)]
@@ -22,6 +26,9 @@ struct Case {
     banned: Vec<bool>,
     dropped: Vec<bool>,
     moves: usize,
+    /// Senior reviewers, and whether every paper must keep at least one.
+    senior: Vec<bool>,
+    rule: bool,
 }
 
 fn case() -> impl Strategy<Value = Case> {
@@ -33,9 +40,12 @@ fn case() -> impl Strategy<Value = Case> {
             proptest::collection::vec(prop::bool::weighted(0.1), np * nr),
             proptest::collection::vec(prop::bool::weighted(0.25), nr),
             0usize..=2,
+            proptest::collection::vec(any::<bool>(), nr),
+            any::<bool>(),
         )
             .prop_map(
-                move |(scores, demand, max_load, banned, dropped, moves)| Case {
+                move |(scores, demand, max_load, banned, dropped, moves, senior, rule)| Case {
+                    rule: rule && senior.iter().any(|&s| s),
                     np,
                     nr,
                     scores,
@@ -44,6 +54,7 @@ fn case() -> impl Strategy<Value = Case> {
                     banned,
                     dropped,
                     moves,
+                    senior,
                 },
             )
     })
@@ -85,8 +96,29 @@ proptest! {
         };
         let all = all_assignments(&c.demand, &vec![0; c.nr], &after_max, |p, r| !c.banned[p * c.nr + r]);
         let moved = |a: &Vec<Vec<usize>>| valid.iter().filter(|&&(p, r)| !a[p].contains(&r)).count();
-        let best = all.iter().filter(|a| moved(a) <= c.moves).map(score).max();
-        match reassign(&pb, &existing, &opts, &SolveOptions::default()) {
+        // With the rule, every paper keeps at least one senior reviewer.
+        let meets_rule = |a: &Vec<Vec<usize>>| {
+            !c.rule || a.iter().all(|rs| rs.iter().any(|&r| c.senior[r]))
+        };
+        let best = all.iter().filter(|a| moved(a) <= c.moves && meets_rule(a)).map(score).max();
+        let mut req = Requirements::default();
+        if c.rule {
+            let reviewers: Vec<Reviewer> = (0..c.nr).map(|r| Reviewer {
+                id: format!("r{r}"),
+                attributes: [(
+                    "seniority".to_string(),
+                    if c.senior[r] { "senior" } else { "junior" }.to_string(),
+                )].into(),
+                ..Reviewer::default()
+            }).collect();
+            let rules = vec![Rule::parse(Bound::AtLeast, "1 seniority=senior").unwrap()];
+            req.rules = Some(RuleSet {
+                groups: groups(&rules, &reviewers).unwrap(),
+                rules,
+                options: RuleOptions::default(),
+            });
+        }
+        match reassign(&pb, &existing, &opts, &req) {
             Ok(r) => {
                 let best = best.expect("a result means brute force finds one");
                 let mut after = pb.clone();
@@ -102,11 +134,16 @@ proptest! {
                 if c.moves == 0 {
                     prop_assert_eq!(r.objective, best);
                 }
+                if let Some(set) = &req.rules {
+                    prop_assert!(check_rules(&after, &set.groups, &r.assignment).is_empty());
+                }
                 // Exactly the changes: kept + added = the new pairs; kept + removed = the old.
                 prop_assert_eq!(r.kept.len() + r.added.len(), r.assignment.len());
                 prop_assert_eq!(r.kept.len() + r.removed.len(), existing.len());
             }
             Err(papermatch::Error::Infeasible(_)) => prop_assert!(best.is_none()),
+            // Kept pairs (as locks) that leave a rule no room are refused before solving.
+            Err(papermatch::Error::Options(e)) if c.rule => prop_assert!(best.is_none(), "{e}"),
             Err(e) => prop_assert!(false, "{e}"),
         }
     }
@@ -195,4 +232,64 @@ fn reassign_cli_changes_only_what_it_must() {
         "{err}"
     );
     assert_eq!(err.matches("unknown reviewer id").count(), 1, "{err}");
+}
+
+#[test]
+fn reassign_cli_keeps_the_rules() {
+    // Seniors R1, R2, R6; juniors R3, R4, R5; everyone takes one paper. With one senior per
+    // paper, the optimum is P1 {R1, R2} (1.7) and P2 {R3, R6} (0.95). When R6 drops out, P2
+    // needs another senior: without moves there is none free (diagnosed, exit 3); with one move
+    // R2 goes to P2 and P1 takes a junior. Without the rule, P2 just takes the best junior.
+    let dir = tempfile::tempdir().unwrap();
+    let files = [
+        ("papers.csv", "paper_id,demand\nP1,2\nP2,2\n"),
+        (
+            "reviewers.csv",
+            "reviewer_id,seniority,max_load\nR1,senior,1\nR2,senior,1\nR3,junior,1\nR4,junior,1\nR5,junior,1\nR6,senior,1\n",
+        ),
+        (
+            "scores.csv",
+            "paper_id,reviewer_id,score\nP1,R1,0.9\nP1,R2,0.8\nP1,R3,0.1\nP1,R4,0.1\nP1,R5,0.1\nP1,R6,0.05\nP2,R1,0.1\nP2,R2,0.2\nP2,R3,0.9\nP2,R4,0.8\nP2,R5,0.7\nP2,R6,0.05\n",
+        ),
+        ("drop.txt", "R6\n"),
+    ];
+    for (name, text) in files {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
+    let venue = dir.path().to_str().unwrap();
+    let old = dir.path().join("old.csv");
+    let rule = ["--at-least", "1", "seniority=senior"];
+    let mut args = vec!["assign", venue, "-o", old.to_str().unwrap(), "-q"];
+    args.extend(rule);
+    let o = run(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let drop = dir.path().join("drop.txt");
+    let base = [
+        "reassign",
+        venue,
+        "--existing",
+        old.to_str().unwrap(),
+        "--drop",
+        drop.to_str().unwrap(),
+        "-q",
+    ];
+    let plain = run(&base);
+    assert!(plain.status.success(), "{}", stderr(&plain));
+    assert!(
+        stdout(&plain).contains("P2,R4,0.800000"),
+        "{}",
+        stdout(&plain)
+    );
+    let mut args = base.to_vec();
+    args.extend(rule);
+    let stuck = run(&args);
+    assert_eq!(stuck.status.code(), Some(3), "{}", stderr(&stuck));
+    args.extend(["--allow-moves", "1"]);
+    let moved = run(&args);
+    assert!(moved.status.success(), "{}", stderr(&moved));
+    let out = stdout(&moved);
+    assert!(
+        out.contains("P1,R1,") && out.contains("P2,R2,") && out.contains("P2,R3,"),
+        "{out}"
+    );
 }

@@ -356,6 +356,17 @@ pub struct AssignArgs {
     /// Every paper's total affinity must be at least T (a score, like 1.5).
     #[arg(long, value_name = "T")]
     pub min_paper_score: Option<f64>,
+    #[command(flatten)]
+    pub rule: RuleArgs,
+    /// Flow solves per fairness stage on venues too big for the exact integer program; more
+    /// can narrow the proven gap.
+    #[arg(long, default_value_t = 40, value_name = "N")]
+    pub fair_iterations: usize,
+}
+
+/// Composition rules, for `assign` and `reassign`.
+#[derive(Debug, Args)]
+pub struct RuleArgs {
     /// Composition rule: each paper gets at least COUNT reviewers with ATTR=VALUE (an extra
     /// column of reviewers.csv), e.g. `--at-least 1 seniority=senior`. Repeatable.
     #[arg(long, num_args = 2, value_names = ["COUNT", "ATTR=VALUE"])]
@@ -370,22 +381,9 @@ pub struct AssignArgs {
     /// Score lost per rule violation under --soft (1.0 = one perfectly matched reviewer).
     #[arg(long, default_value_t = 1.0, value_name = "W")]
     pub rule_penalty: f64,
-    /// Flow solves per fairness stage on venues too big for the exact integer program; more
-    /// can narrow the proven gap.
-    #[arg(long, default_value_t = 40, value_name = "N")]
-    pub fair_iterations: usize,
 }
 
-/// What to maximise.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ObjectiveArg {
-    /// Total affinity.
-    Total,
-    /// The worst-off paper first, then total affinity.
-    Fair,
-}
-
-impl AssignArgs {
+impl RuleArgs {
     /// The composition rules and their options; `None` without rules.
     pub fn rules(&self) -> anyhow::Result<Option<(Vec<Rule>, RuleOptions)>> {
         // Each occurrence is `COUNT ATTR=VALUE` or `COUNT per ATTR`; clap hands over the words
@@ -433,6 +431,37 @@ impl AssignArgs {
         )))
     }
 
+    /// The rules as the library's rule set for `venue` (groups from the reviewers' attributes),
+    /// starting the flow from `candidates` reviewers per paper.
+    pub fn rule_set(
+        &self,
+        venue: &papermatch::model::Venue,
+        candidates: usize,
+    ) -> anyhow::Result<Option<RuleSet>> {
+        Ok(match self.rules()? {
+            Some((rules, options)) => Some(RuleSet {
+                groups: papermatch::solve::rules::groups(&rules, &venue.reviewers)?,
+                rules,
+                options: RuleOptions {
+                    candidates,
+                    ..options
+                },
+            }),
+            None => None,
+        })
+    }
+}
+
+/// What to maximise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ObjectiveArg {
+    /// Total affinity.
+    Total,
+    /// The worst-off paper first, then total affinity.
+    Fair,
+}
+
+impl AssignArgs {
     /// The fairness options, when the objective or a floor asks for them.
     pub fn fair_options(&self) -> anyhow::Result<Option<FairOptions>> {
         let min_paper_score = match self.min_paper_score {
@@ -463,17 +492,7 @@ impl AssignArgs {
         venue: &papermatch::model::Venue,
         progress: bool,
     ) -> anyhow::Result<Requirements> {
-        let rules = match self.rules()? {
-            Some((rules, options)) => Some(RuleSet {
-                groups: papermatch::solve::rules::groups(&rules, &venue.reviewers)?,
-                rules,
-                options: RuleOptions {
-                    candidates: self.candidates,
-                    ..options
-                },
-            }),
-            None => None,
-        };
+        let rules = self.rule.rule_set(venue, self.candidates)?;
         let randomized = if self.max_probability.is_some() || self.probability_limits.is_some() {
             let q = self.max_probability.unwrap_or(1.0);
             if !(q > 0.0 && q <= 1.0) {
@@ -609,6 +628,9 @@ pub struct ReassignArgs {
     /// Where to write the new assignment; `-` is stdout.
     #[arg(short, long, default_value = "-", value_name = "FILE")]
     pub output: PathBuf,
+    /// The rules still hold when re-assigning.
+    #[command(flatten)]
+    pub rule: RuleArgs,
     /// Write every change: change,paper_id,reviewer_id,score,reason (kept, removed, added).
     #[arg(long, value_name = "FILE")]
     pub changes: Option<PathBuf>,

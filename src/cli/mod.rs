@@ -246,12 +246,12 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
                 allow_moves: x.allow_moves,
             };
             let problem = instance.problem();
-            let r = papermatch::solve::reassign::reassign(
-                &problem,
-                &existing,
-                &opts,
-                &optimum_solve_options(cli),
-            )?;
+            let req = papermatch::solve::Requirements {
+                rules: x.rule.rule_set(venue, 0)?,
+                solve: optimum_solve_options(cli),
+                ..Default::default()
+            };
+            let r = papermatch::solve::reassign::reassign(&problem, &existing, &opts, &req)?;
             write_output(&x.format, &x.output, &instance, &r.assignment)?;
             if let Some(path) = &x.changes {
                 formats::write_changes(path, &problem, &r)?;

@@ -12,7 +12,7 @@
 //! whose optimum gives up at most `N`; each `λ` also proves the bound
 //! `max_x [Σ w x + λ (#kept in x − (|K| − N))]` on the best total within the budget.
 
-use super::{Assignment, Problem, SolveOptions, solve};
+use super::{Assignment, Outcome, Problem, Requirements, assign};
 use crate::error::{Error, Result};
 use crate::model::{AffinityMatrix, PaperIdx, ReviewerIdx};
 
@@ -72,20 +72,21 @@ pub struct Reassignment {
     pub bound: i64,
 }
 
-/// Repairs `existing` for `pb` after the changes in `opts`; see the module doc.
+/// Repairs `existing` for `pb` after the changes in `opts`, under the same requirements `req`
+/// as any assignment (composition rules hold on the result); see the module doc.
 ///
 /// ```
 /// use papermatch::conflicts::Conflicts;
 /// use papermatch::model::{AffinityMatrix, ReviewerIdx};
 /// use papermatch::solve::reassign::{reassign, ReassignOptions};
-/// use papermatch::solve::{Assignment, Problem, SolveOptions};
+/// use papermatch::solve::{Assignment, Problem, Requirements};
 /// let scores = AffinityMatrix::Dense(ndarray::array![[900_000, 800_000, 100_000]]);
 /// let none = Conflicts::none(1);
 /// let pb = Problem::new(&scores, &none, vec![2], vec![0; 3], vec![1; 3]);
 /// let existing = Assignment { reviewers: vec![vec![ReviewerIdx(0), ReviewerIdx(1)]] };
 /// // Reviewer 1 drops out: reviewer 0 stays, reviewer 2 fills the gap.
 /// let opts = ReassignOptions { dropped: vec![ReviewerIdx(1)], ..Default::default() };
-/// let r = reassign(&pb, &existing, &opts, &SolveOptions::default())?;
+/// let r = reassign(&pb, &existing, &opts, &Requirements::default())?;
 /// assert_eq!(r.assignment.reviewers[0], vec![ReviewerIdx(0), ReviewerIdx(2)]);
 /// assert_eq!((r.kept.len(), r.removed.len(), r.added.len()), (1, 1, 1));
 /// # Ok::<(), papermatch::Error>(())
@@ -94,8 +95,15 @@ pub fn reassign(
     pb: &Problem<'_>,
     existing: &Assignment,
     opts: &ReassignOptions,
-    solve_opts: &SolveOptions,
+    req: &Requirements,
 ) -> Result<Reassignment> {
+    if req.randomized.is_some() && opts.allow_moves > 0 {
+        return Err(Error::Options(
+            "--allow-moves trades kept pairs for a better total, which a random draw has no \
+             single value of: re-assign with probability caps and no moves"
+                .into(),
+        ));
+    }
     let (np, nr) = (pb.n_papers(), pb.n_reviewers());
     let mut problem = pb.clone();
     let mut dropped = vec![false; nr];
@@ -151,17 +159,17 @@ pub fn reassign(
     problem.locks.extend_from_slice(&kept);
     problem.locks.sort_unstable();
     problem.locks.dedup();
-    let locked = match solve(&problem, solve_opts) {
+    let locked = match assign(&problem, req) {
         Ok(s) => Some(s),
         // Moves may make room.
         Err(Error::Infeasible(_)) if opts.allow_moves > 0 => None,
         Err(e) => return Err(e),
     };
     let (assignment, bound) = match locked {
-        Some(s) if opts.allow_moves == 0 || kept.is_empty() => (s.assignment, s.objective),
+        Some(s) if opts.allow_moves == 0 || kept.is_empty() => (s.assignment, s.bound),
         all_kept => {
             problem.locks = user_locks.clone();
-            budgeted(&problem, &kept, opts.allow_moves, all_kept, solve_opts)?
+            budgeted(&problem, &kept, opts.allow_moves, all_kept, req)?
         }
     };
     // Both assignments list each paper's reviewers in increasing order.
@@ -215,8 +223,8 @@ fn budgeted(
     pb: &Problem<'_>,
     kept: &[(PaperIdx, ReviewerIdx)],
     budget: usize,
-    all_kept: Option<super::Solution>,
-    opts: &SolveOptions,
+    all_kept: Option<Outcome>,
+    req: &Requirements,
 ) -> Result<(Assignment, i64)> {
     let given_up = |a: &Assignment| {
         kept.iter()
@@ -232,16 +240,16 @@ fn budgeted(
             affinity: &m,
             ..pb.clone()
         };
-        let s = solve(&problem, opts)?;
+        let s = assign(&problem, req)?;
         let total = s.assignment.objective(pb.affinity);
-        Ok((s.assignment, total, s.objective - lambda * need))
+        Ok((s.assignment, total, s.bound - lambda * need))
     };
     let (a0, t0, b0) = attempt(pb.affinity, 0)?;
     if given_up(&a0) <= budget {
         return Ok((a0, t0.max(b0)));
     }
     let mut best = match all_kept {
-        Some(s) => (s.objective, s.assignment),
+        Some(s) => (s.total, s.assignment),
         None => {
             // The fewest moves possible: the most kept pairs, from scores 1 on them and 0 else.
             let zero = AffinityMatrix::Sparse(crate::model::SparseRows::zeros(
