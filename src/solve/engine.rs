@@ -2,9 +2,14 @@
 //! pricing, for the methods that need more than the plain solver's unit-capacity network.
 //!
 //! The network is the plain one of [`super::verify`] (papers supply their demand, reviewers
-//! absorb between their minimum and maximum loads) with every quantity multiplied by a `scale`
-//! and each pair `(p, r)` given its own capacity in those units. The randomized method uses it
-//! with capacities `q_pr · scale` (probability caps).
+//! absorb between their minimum and maximum loads) with every quantity multiplied by a `scale`,
+//! each pair `(p, r)` given its own capacity in those units, optionally a tree of group nodes
+//! under every paper ([`Structure`], the nested composition rules) and an adjustment of every
+//! pair's cost (the Lagrangian bonuses of crossing rules). The randomized method uses it with
+//! capacities `q_pr · scale` (probability caps), the rules with their group nodes, and both
+//! together. The plain solver ([`super::flow`]) keeps its own unit-capacity loop, which
+//! warm-starts from 0/1 assignments, and shares the candidates, the widening step and the
+//! pricing scan with this one.
 //!
 //! 1. **Candidates**: each paper's best eligible reviewers and each reviewer's best papers
 //!    ([`super::flow`]'s choice), pairs of capacity 0 left out.
@@ -42,8 +47,7 @@ pub(crate) struct PairNetwork<'n> {
     /// Per paper, reviewers that must be candidates from the start (members of groups with a
     /// lower bound), sorted.
     pub must: Option<&'n [Vec<u32>]>,
-    /// What is added to the score of pair `(p, r)` (Lagrangian bonuses); it must be 0 outside
-    /// `adjusted`'s reviewers.
+    /// What is added to the score of pair `(p, r)` (Lagrangian bonuses and penalties).
     pub adjust: Option<&'n (dyn Fn(usize, u32) -> i64 + Sync)>,
     /// The largest adjustment of each paper's pairs (for pricing the implicit zeros).
     pub max_adjust: &'n (dyn Fn(usize) -> i64 + Sync),

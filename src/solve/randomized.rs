@@ -367,7 +367,7 @@ impl RandomizedSolution {
 /// constraint of the sample, and solves the deterministic problem for comparison.
 ///
 /// Locked pairs are assigned with probability 1 whatever their cap: they take their slots of
-/// demand and load first ([`Unlocked`]), the rest is drawn, and the marginals list them at 1.
+/// demand and load first, the rest is drawn, and the marginals list them at 1.
 pub fn assign_randomized(
     pb: &Problem<'_>,
     caps: &ProbabilityCaps,
@@ -408,7 +408,7 @@ pub fn assign_randomized(
 /// [`assign_randomized`] under hard composition rules whose groups nest: the capped fractional
 /// problem with each paper's group nodes is still a flow (the engine's, with group bounds and
 /// capacities in probability units), and the sample is drawn by rounding that whole flow, group
-/// arcs included ([`round_flow`]). Every pair keeps its exact marginal, and every group count
+/// arcs included. Every pair keeps its exact marginal, and every group count
 /// ends at the floor or ceiling of its expectation, hence within its bounds. Locked pairs have
 /// probability 1. The deterministic optimum for the ratio is the rules' own optimum.
 pub fn assign_randomized_with_rules(
