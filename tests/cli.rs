@@ -803,6 +803,18 @@ fn composition_rules_on_a_hand_checked_venue() {
         2,
         "both seniors are drawn for P1 across seeds"
     );
+    // Rules no assignment meets are diagnosed as such (exit 3), caps or not.
+    let o = run(&[
+        "assign",
+        dir.path().to_str().unwrap(),
+        "--max-probability",
+        "0.6",
+        "--at-least",
+        "2",
+        "seniority=senior",
+        "-q",
+    ]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
     // Crossing groups with caps are refused, with the reason.
     let reviewers = "reviewer_id,institution,seniority,max_load\nR1,Inst A,senior,1\nR2,Inst B,senior,1\nR3,Inst A,junior,1\nR4,Inst B,junior,1\n";
     std::fs::write(dir.path().join("reviewers.csv"), reviewers).unwrap();

@@ -440,7 +440,9 @@ pub fn assign_randomized_with_rules(
         || capped_flow(free, caps, opts.candidates, Some(&nested)),
         || rules::solve_rules(pb, groups, rule_opts),
     );
-    let ((mut marginals, flow), deterministic) = (solved?, deterministic?);
+    // Rules that no assignment meets are diagnosed as such, before the caps are blamed.
+    let deterministic = deterministic?;
+    let (mut marginals, flow) = solved?;
     let mut network = flow.network;
     round_flow(&mut network, flow.nodes, PROB_SCALE, seed);
     // The pair arcs come first, in the order of the candidate flows.
