@@ -815,6 +815,33 @@ fn composition_rules_on_a_hand_checked_venue() {
         "-q",
     ]);
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    // The fair objective under the rule: the same unique optimum, every paper at 1.0, proven.
+    let o = run(&[
+        "assign",
+        &venue,
+        "--objective",
+        "fair",
+        "--at-least",
+        "1",
+        "seniority=senior",
+        "-q",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), expected);
+    // Soft rules with the fair objective are refused, with the reason.
+    let o = run(&[
+        "assign",
+        &venue,
+        "--objective",
+        "fair",
+        "--at-least",
+        "1",
+        "seniority=senior",
+        "--soft",
+        "-q",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("no common scale"), "{}", stderr(&o));
     // Crossing groups with caps are refused, with the reason.
     let reviewers = "reviewer_id,institution,seniority,max_load\nR1,Inst A,senior,1\nR2,Inst B,senior,1\nR3,Inst A,junior,1\nR4,Inst B,junior,1\n";
     std::fs::write(dir.path().join("reviewers.csv"), reviewers).unwrap();

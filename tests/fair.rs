@@ -43,10 +43,16 @@ impl Tiny {
 
     /// Per-paper totals of every feasible assignment.
     fn all_totals(&self) -> Vec<Vec<i64>> {
+        self.totals_where(|_| true)
+    }
+
+    /// Per-paper totals of every feasible assignment that `keep` accepts.
+    fn totals_where(&self, keep: impl Fn(&Vec<Vec<usize>>) -> bool) -> Vec<Vec<i64>> {
         all_assignments(&self.demand, &self.min_load, &self.max_load, |p, r| {
             !self.conflicted[p * self.nr + r]
         })
         .into_iter()
+        .filter(|a| keep(a))
         .map(|a| {
             a.iter()
                 .enumerate()
@@ -227,5 +233,70 @@ fn floor_that_papers_reach_alone_but_not_together_is_diagnosed() {
         assert!(bound < floor && bound >= 100_000, "{d}");
         assert!(d.to_string().contains("not all together"), "{d}");
         assert!(!papers.is_empty());
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// With a rule (a senior reviewer on every paper), through the library's one entry point:
+    /// every rule holds on the result, and the worst paper and the total lie between what was
+    /// found and the proven bounds, against brute force over the assignments meeting the rule.
+    #[test]
+    fn fair_with_a_rule_stays_within_its_bounds(t in tiny(), senior_mask in any::<u8>(), floor in any::<bool>()) {
+        use papermatch::model::Reviewer;
+        use papermatch::solve::rules::{Bound, Rule, RuleOptions, check_rules, groups};
+        use papermatch::solve::{Requirements, RuleSet, assign};
+        let senior: Vec<bool> = (0..t.nr).map(|r| senior_mask >> r & 1 == 1).collect();
+        prop_assume!(senior.iter().any(|&s| s));
+        let (m, c) = t.parts();
+        let pb = Problem::new(&m, &c, t.demand.clone(), t.min_load.clone(), t.max_load.clone());
+        let all = t.totals_where(|a| a.iter().all(|rs| rs.iter().any(|&r| senior[r])));
+        let reviewers: Vec<Reviewer> = (0..t.nr).map(|r| Reviewer {
+            id: format!("r{r}"),
+            attributes: [(
+                "seniority".to_string(),
+                if senior[r] { "senior" } else { "junior" }.to_string(),
+            )].into(),
+            ..Reviewer::default()
+        }).collect();
+        let rules = vec![Rule::parse(Bound::AtLeast, "1 seniority=senior").unwrap()];
+        let g = groups(&rules, &reviewers).unwrap();
+        // A floor of the brute-force max-min (when there is one), or the max-min objective.
+        let best_min = all.iter().map(|v| *v.iter().min().unwrap()).max();
+        let fair_opts = match (floor, best_min) {
+            (true, Some(t)) => fair(Objective::Total, Some(t), 0),
+            _ => fair(Objective::Fair, None, 0),
+        };
+        let req = Requirements {
+            fair: Some(fair_opts.clone()),
+            rules: Some(RuleSet { rules, groups: g.clone(), options: RuleOptions::default() }),
+            ..Requirements::default()
+        };
+        match (assign(&pb, &req), best_min) {
+            (Ok(out), Some(best_min)) => {
+                prop_assert!(check_constraints(&pb, &out.assignment).is_empty());
+                prop_assert!(check_rules(&pb, &g, &out.assignment).is_empty());
+                let s = out.fair.as_ref().unwrap();
+                if let Some(r) = s.rounds.first() {
+                    prop_assert!(r.worst <= best_min && best_min <= r.bound,
+                        "{} {} {}", r.worst, best_min, r.bound);
+                }
+                let reached = fair_opts.min_paper_score.unwrap_or(s.worst);
+                let best_total = all.iter()
+                    .filter(|v| *v.iter().min().unwrap() >= reached)
+                    .map(|v| v.iter().sum::<i64>())
+                    .max()
+                    .unwrap();
+                prop_assert!(s.objective <= best_total && best_total <= s.objective_bound,
+                    "{} {} {}", s.objective, best_total, s.objective_bound);
+            }
+            (Err(Error::Infeasible(_)), None) => {}
+            // The heuristic may miss an assignment the bound does not rule out, and says so.
+            (Err(Error::Solver(_)), _) => {}
+            (Err(e), None) => prop_assert!(false, "expected a diagnosis, got {e}"),
+            (Err(e), Some(_)) => prop_assert!(false, "feasible by brute force, yet {e}"),
+            (Ok(_), None) => prop_assert!(false, "brute force finds no assignment meeting the rule"),
+        }
     }
 }

@@ -38,6 +38,7 @@ use rayon::prelude::*;
 
 use super::diagnose::{self, Diagnosis};
 use super::lp;
+use super::rules::{self, Group, RuleOptions};
 use super::{Assignment, Problem, SolveOptions, Unlocked, add_locks, solve};
 use crate::error::{Error, Result};
 use crate::model::{AffinityMatrix, PaperIdx, ReviewerIdx};
@@ -69,6 +70,10 @@ pub struct FairOptions {
     /// Instances with at most this many eligible pairs are solved exactly as integer programs
     /// (default [`MILP_PAIRS`]; 0 never).
     pub milp_pairs: usize,
+    /// Hard composition rules every paper must meet as well (see [`super::rules`]): the
+    /// Lagrangian flows solve under them and the local search keeps them. Only with one round
+    /// and no locks.
+    pub groups: Vec<Group>,
 }
 
 impl Default for FairOptions {
@@ -79,6 +84,7 @@ impl Default for FairOptions {
             min_paper_score: None,
             iterations: 40,
             milp_pairs: MILP_PAIRS,
+            groups: Vec::new(),
         }
     }
 }
@@ -151,6 +157,13 @@ pub fn solve_fair(
     pb.validate()?;
     if let Some(d) = diagnose::quick(pb) {
         return Err(Error::Infeasible(Box::new(d)));
+    }
+    if !fair.groups.is_empty() && (fair.rounds > 1 || !pb.locks.is_empty()) {
+        return Err(Error::Options(
+            "a fair objective with composition rules takes one round and no locks for now: each \
+             round's fixed papers and every lock would change the rules' bounds of the others"
+                .into(),
+        ));
     }
     let start = Instant::now();
     let np = pb.n_papers();
@@ -237,10 +250,15 @@ pub fn solve_fair(
     let reduced = unlocked.problem(&locked);
     let locked_total: i64 = unlocked.locked_score.iter().sum();
     let (mut assignment, bound) = match floor {
-        None => {
+        None if fair.groups.is_empty() => {
             let s = solve(&reduced, &inner)?;
             flow_solves += 1;
             (s.assignment, s.objective)
+        }
+        None => {
+            let s = rules::solve_rules(&reduced, &fair.groups, &RuleOptions::default())?;
+            flow_solves += 1;
+            (s.assignment, s.bound)
         }
         Some(t) => {
             let core = Core::new(&reduced, &unlocked.locked_score, &fixed, &inner, fair);
@@ -254,6 +272,12 @@ pub fn solve_fair(
         }
     };
     add_locks(&locked, &mut assignment)?;
+    if let Some(v) = rules::check_rules(pb, &fair.groups, &assignment).first() {
+        return Err(Error::Verification(format!(
+            "paper {} breaks the rule on {} in the fair assignment",
+            pb.paper_ids[v.paper], fair.groups[v.group].label
+        )));
+    }
     let objective = assignment.objective(pb.affinity);
     let totals = assignment.paper_totals(pb.affinity);
     let worst = totals.iter().copied().min().unwrap_or(0);
@@ -372,6 +396,9 @@ struct Core<'c, 'a> {
     /// Largest paper weight with which no weighted score overflows.
     max_weight: i64,
     solves: std::cell::Cell<usize>,
+    /// Composition rules, and the groups each reviewer is in.
+    groups: &'c [Group],
+    member_of: Vec<Vec<usize>>,
 }
 
 impl<'c, 'a> Core<'c, 'a> {
@@ -380,7 +407,7 @@ impl<'c, 'a> Core<'c, 'a> {
         offsets: &'c [i64],
         fixed: &[bool],
         opts: &'c SolveOptions,
-        fair: &FairOptions,
+        fair: &'c FairOptions,
     ) -> Core<'c, 'a> {
         let (lo, hi) = pb.affinity.range();
         let largest = (lo as i64).abs().max(hi as i64).max(1);
@@ -391,10 +418,41 @@ impl<'c, 'a> Core<'c, 'a> {
             active: fixed.iter().map(|&f| !f).collect(),
             opts,
             iterations: fair.iterations,
-            small: eligible <= fair.milp_pairs,
+            // The integer programs know no rules: with rules, always the Lagrangian path.
+            small: eligible <= fair.milp_pairs && fair.groups.is_empty(),
             max_weight: (i32::MAX as i64 / largest).max(1),
             solves: std::cell::Cell::new(0),
+            groups: &fair.groups,
+            member_of: {
+                let mut m = vec![Vec::new(); pb.n_reviewers()];
+                for (g, group) in fair.groups.iter().enumerate() {
+                    for &r in &group.members {
+                        m[r as usize].push(g);
+                    }
+                }
+                m
+            },
         }
+    }
+
+    /// Whether paper `p`, trading reviewer `out` for `into`, still meets every rule.
+    fn rules_allow(&self, a: &Assignment, p: usize, out: usize, into: usize) -> bool {
+        if self.groups.is_empty() {
+            return true;
+        }
+        let d = self.pb.demand[p];
+        let touched = self.member_of[out].iter().chain(&self.member_of[into]);
+        touched.into_iter().all(|&g| {
+            let group = &self.groups[g];
+            let count = a.reviewers[p]
+                .iter()
+                .map(|r| r.ix())
+                .filter(|&r| r != out)
+                .chain([into])
+                .filter(|r| self.member_of[*r].contains(&g))
+                .count() as u32;
+            count >= group.lower.min(d) && count <= group.upper
+        })
     }
 
     fn totals(&self, a: &Assignment) -> Vec<i64> {
@@ -416,17 +474,24 @@ impl<'c, 'a> Core<'c, 'a> {
     /// The optimum with scores `nu_p · w_pr`: its assignment and objective (weighted units).
     fn solve_weighted(&self, nu: &[i64]) -> Result<(Assignment, i64)> {
         self.solves.set(self.solves.get() + 1);
-        if nu.iter().all(|&v| v == 1) {
-            let s = solve(self.pb, self.opts)?;
+        let scaled;
+        let pb = if nu.iter().all(|&v| v == 1) {
+            self.pb.clone()
+        } else {
+            scaled = weighted(self.pb.affinity, nu);
+            Problem {
+                affinity: &scaled,
+                ..self.pb.clone()
+            }
+        };
+        if self.groups.is_empty() {
+            let s = solve(&pb, self.opts)?;
             return Ok((s.assignment, s.objective));
         }
-        let scaled = weighted(self.pb.affinity, nu);
-        let pb = Problem {
-            affinity: &scaled,
-            ..self.pb.clone()
-        };
-        let s = solve(&pb, self.opts)?;
-        Ok((s.assignment, s.objective))
+        // Under the rules: the optimum of the weighted scores among assignments meeting them,
+        // or a proven bound on it (crossing rules); either bounds the max-min.
+        let s = rules::solve_rules(&pb, self.groups, &RuleOptions::default())?;
+        Ok((s.assignment, s.bound))
     }
 
     /// The best max-min assignment found, with its proven bound.
@@ -717,6 +782,9 @@ impl<'c, 'a> Core<'c, 'a> {
                     continue;
                 }
                 let reaches = totals[p] + gain >= tau;
+                if !self.rules_allow(a, p, from, to) {
+                    continue;
+                }
                 if load[to] < pb.max_load[to] && load[from] > pb.min_load[from] {
                     consider((reaches, gain, gain), Move { from, to, q: None });
                 }
@@ -732,6 +800,9 @@ impl<'c, 'a> Core<'c, 'a> {
                     }
                     let dq = pb.affinity.get(q, from) as i64 - pb.affinity.get(q, to) as i64;
                     if self.active[q] && totals[q] + dq < tau {
+                        continue;
+                    }
+                    if !self.rules_allow(a, q, to, from) {
                         continue;
                     }
                     consider(

@@ -145,7 +145,8 @@ impl Outcome {
 /// - none: the exact flow (or LP) solver, certified optimal;
 /// - rules: [`rules::solve_rules`] (nested groups: exact flow; crossing: integer program or
 ///   Lagrangian relaxation with a proven bound);
-/// - fair objective or score floor: [`fair::solve_fair`];
+/// - fair objective or score floor: [`fair::solve_fair`], with hard rules too (one round, no
+///   locks): its Lagrangian flows solve under the rules and its local search keeps them;
 /// - probability caps: [`randomized::assign_randomized`], locks included (a locked pair has
 ///   probability 1);
 /// - probability caps and hard rules whose groups nest:
@@ -170,6 +171,41 @@ pub fn assign(problem: &Problem<'_>, req: &Requirements) -> Result<Outcome> {
                 solution: None,
                 fair: None,
                 rules: Some(s),
+                randomized: None,
+            })
+        }
+        (None, Some(f), Some(set)) => {
+            if set.options.soft.is_some() {
+                return Err(Error::Options(
+                    "a fair objective with soft rules: the penalties would have to be weighed \
+                     against the worst paper's total, which has no common scale; make the rules \
+                     hard"
+                        .into(),
+                ));
+            }
+            let with_rules = FairOptions {
+                groups: set.groups.clone(),
+                ..f.clone()
+            };
+            let s = fair::solve_fair(problem, &req.solve, &with_rules)?;
+            let rules = RulesSolution {
+                assignment: s.assignment.clone(),
+                objective: s.objective,
+                violations: Vec::new(),
+                penalised: s.objective,
+                bound: s.objective_bound,
+                method: s.method,
+            };
+            Ok(Outcome {
+                assignment: s.assignment.clone(),
+                total: s.objective,
+                objective: s.objective,
+                bound: s.objective_bound,
+                exact: s.exact(),
+                method: s.method,
+                solution: None,
+                fair: Some(s),
+                rules: Some(rules),
                 randomized: None,
             })
         }
