@@ -243,15 +243,32 @@ proptest! {
     /// every rule holds on the result, and the worst paper and the total lie between what was
     /// found and the proven bounds, against brute force over the assignments meeting the rule.
     #[test]
-    fn fair_with_a_rule_stays_within_its_bounds(t in tiny(), senior_mask in any::<u8>(), floor in any::<bool>()) {
+    fn fair_with_a_rule_stays_within_its_bounds(
+        t in tiny(),
+        senior_mask in any::<u8>(),
+        floor in any::<bool>(),
+        lock in proptest::option::of((0usize..4, 0usize..5)),
+        two_rounds in any::<bool>(),
+    ) {
         use papermatch::model::Reviewer;
         use papermatch::solve::rules::{Bound, Rule, RuleOptions, check_rules, groups};
         use papermatch::solve::{Requirements, RuleSet, assign};
         let senior: Vec<bool> = (0..t.nr).map(|r| senior_mask >> r & 1 == 1).collect();
         prop_assume!(senior.iter().any(|&s| s));
         let (m, c) = t.parts();
-        let pb = Problem::new(&m, &c, t.demand.clone(), t.min_load.clone(), t.max_load.clone());
-        let all = t.totals_where(|a| a.iter().all(|rs| rs.iter().any(|&r| senior[r])));
+        let mut pb = Problem::new(&m, &c, t.demand.clone(), t.min_load.clone(), t.max_load.clone());
+        // A lock on an eligible pair, if the case draws one.
+        let lock = lock
+            .map(|(p, r)| (p % t.np, r % t.nr))
+            .filter(|&(p, r)| !t.conflicted[p * t.nr + r]);
+        pb.locks = lock
+            .map(|(p, r)| (papermatch::model::PaperIdx(p as u32), papermatch::model::ReviewerIdx(r as u32)))
+            .into_iter()
+            .collect();
+        let all = t.totals_where(|a| {
+            a.iter().all(|rs| rs.iter().any(|&r| senior[r]))
+                && lock.is_none_or(|(p, r)| a[p].contains(&r))
+        });
         let reviewers: Vec<Reviewer> = (0..t.nr).map(|r| Reviewer {
             id: format!("r{r}"),
             attributes: [(
@@ -264,9 +281,10 @@ proptest! {
         let g = groups(&rules, &reviewers).unwrap();
         // A floor of the brute-force max-min (when there is one), or the max-min objective.
         let best_min = all.iter().map(|v| *v.iter().min().unwrap()).max();
+        let rounds = if two_rounds { 2 } else { 1 };
         let fair_opts = match (floor, best_min) {
             (true, Some(t)) => fair(Objective::Total, Some(t), 0),
-            _ => fair(Objective::Fair, None, 0),
+            _ => FairOptions { rounds, ..fair(Objective::Fair, None, 0) },
         };
         let req = Requirements {
             fair: Some(fair_opts.clone()),
@@ -282,6 +300,14 @@ proptest! {
                     prop_assert!(r.worst <= best_min && best_min <= r.bound,
                         "{} {} {}", r.worst, best_min, r.bound);
                 }
+                for &(p, r) in &pb.locks {
+                    prop_assert!(out.assignment.reviewers[p.ix()].contains(&r));
+                }
+                // Later rounds fix papers, which the brute-force total does not: compare the
+                // total only for one round.
+                if fair_opts.rounds > 1 {
+                    return Ok(());
+                }
                 let reached = fair_opts.min_paper_score.unwrap_or(s.worst);
                 let best_total = all.iter()
                     .filter(|v| *v.iter().min().unwrap() >= reached)
@@ -291,7 +317,8 @@ proptest! {
                 prop_assert!(s.objective <= best_total && best_total <= s.objective_bound,
                     "{} {} {}", s.objective, best_total, s.objective_bound);
             }
-            (Err(Error::Infeasible(_)), None) => {}
+            // No assignment, or a lock the loads cannot hold (an input error).
+            (Err(Error::Infeasible(_) | Error::Options(_)), None) => {}
             // The heuristic may miss an assignment the bound does not rule out, and says so.
             (Err(Error::Solver(_)), _) => {}
             (Err(e), None) => prop_assert!(false, "expected a diagnosis, got {e}"),

@@ -71,8 +71,8 @@ pub struct FairOptions {
     /// (default [`MILP_PAIRS`]; 0 never).
     pub milp_pairs: usize,
     /// Hard composition rules every paper must meet as well (see [`super::rules`]): the
-    /// Lagrangian flows solve under them and the local search keeps them. Only with one round
-    /// and no locks.
+    /// Lagrangian flows solve under them (locked reviewers counted) and the local search keeps
+    /// them.
     pub groups: Vec<Group>,
 }
 
@@ -158,13 +158,6 @@ pub fn solve_fair(
     if let Some(d) = diagnose::quick(pb) {
         return Err(Error::Infeasible(Box::new(d)));
     }
-    if !fair.groups.is_empty() && (fair.rounds > 1 || !pb.locks.is_empty()) {
-        return Err(Error::Options(
-            "a fair objective with composition rules takes one round and no locks for now: each \
-             round's fixed papers and every lock would change the rules' bounds of the others"
-                .into(),
-        ));
-    }
     let start = Instant::now();
     let np = pb.n_papers();
     let inner = SolveOptions {
@@ -200,7 +193,14 @@ pub fn solve_fair(
             let locked = with_locks(pb, &locks);
             let unlocked = Unlocked::new(&locked)?;
             let reduced = unlocked.problem(&locked);
-            let core = Core::new(&reduced, &unlocked.locked_score, &fixed, &inner, fair);
+            let core = Core::new(
+                &reduced,
+                &locked,
+                &unlocked.locked_score,
+                &fixed,
+                &inner,
+                fair,
+            );
             let start = current.as_ref().map(|a| unlocked_part(a, &locked));
             let found = core.max_min(start)?;
             flow_solves += core.solves.get();
@@ -256,12 +256,23 @@ pub fn solve_fair(
             (s.assignment, s.objective)
         }
         None => {
-            let s = rules::solve_rules(&reduced, &fair.groups, &RuleOptions::default())?;
+            // On the problem with its locks, so that the rules count the locked reviewers.
+            let s = rules::solve_rules(&locked, &fair.groups, &RuleOptions::default())?;
             flow_solves += 1;
-            (s.assignment, s.bound)
+            (
+                unlocked_part(&s.assignment, &locked),
+                s.bound - locked_total,
+            )
         }
         Some(t) => {
-            let core = Core::new(&reduced, &unlocked.locked_score, &fixed, &inner, fair);
+            let core = Core::new(
+                &reduced,
+                &locked,
+                &unlocked.locked_score,
+                &fixed,
+                &inner,
+                fair,
+            );
             let start = current.as_ref().map(|a| unlocked_part(a, &locked));
             let outcome = core.with_floor(t, start);
             flow_solves += core.solves.get();
@@ -399,11 +410,16 @@ struct Core<'c, 'a> {
     /// Composition rules, and the groups each reviewer is in.
     groups: &'c [Group],
     member_of: Vec<Vec<usize>>,
+    /// The problem with its locks (`pb` has them taken out), and each paper's locked
+    /// reviewers: the rules count them.
+    locked: &'c Problem<'a>,
+    locked_members: Vec<Vec<usize>>,
 }
 
 impl<'c, 'a> Core<'c, 'a> {
     fn new(
         pb: &'c Problem<'a>,
+        locked: &'c Problem<'a>,
         offsets: &'c [i64],
         fixed: &[bool],
         opts: &'c SolveOptions,
@@ -423,6 +439,14 @@ impl<'c, 'a> Core<'c, 'a> {
             max_weight: (i32::MAX as i64 / largest).max(1),
             solves: std::cell::Cell::new(0),
             groups: &fair.groups,
+            locked,
+            locked_members: {
+                let mut m = vec![Vec::new(); pb.n_papers()];
+                for &(p, r) in &locked.locks {
+                    m[p.ix()].push(r.ix());
+                }
+                m
+            },
             member_of: {
                 let mut m = vec![Vec::new(); pb.n_reviewers()];
                 for (g, group) in fair.groups.iter().enumerate() {
@@ -449,8 +473,11 @@ impl<'c, 'a> Core<'c, 'a> {
                 .map(|r| r.ix())
                 .filter(|&r| r != out)
                 .chain([into])
+                .chain(self.locked_members[p].iter().copied())
                 .filter(|r| self.member_of[*r].contains(&g))
                 .count() as u32;
+            // Demand counts the locked reviewers too.
+            let d = d + self.locked_members[p].len() as u32;
             count >= group.lower.min(d) && count <= group.upper
         })
     }
@@ -489,9 +516,23 @@ impl<'c, 'a> Core<'c, 'a> {
             return Ok((s.assignment, s.objective));
         }
         // Under the rules: the optimum of the weighted scores among assignments meeting them,
-        // or a proven bound on it (crossing rules); either bounds the max-min.
-        let s = rules::solve_rules(&pb, self.groups, &RuleOptions::default())?;
-        Ok((s.assignment, s.bound))
+        // or a proven bound on it (crossing rules); either bounds the max-min. Solved with the
+        // locks, so that the rules count the locked reviewers; then the locks are taken out.
+        let full = Problem {
+            affinity: pb.affinity,
+            ..self.locked.clone()
+        };
+        let s = rules::solve_rules(&full, self.groups, &RuleOptions::default())?;
+        let locked_score: i64 = self
+            .locked
+            .locks
+            .iter()
+            .map(|&(p, r)| full.affinity.get(p.ix(), r.ix()) as i64)
+            .sum();
+        Ok((
+            unlocked_part(&s.assignment, self.locked),
+            s.bound - locked_score,
+        ))
     }
 
     /// The best max-min assignment found, with its proven bound.

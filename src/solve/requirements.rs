@@ -145,8 +145,8 @@ impl Outcome {
 /// - none: the exact flow (or LP) solver, certified optimal;
 /// - rules: [`rules::solve_rules`] (nested groups: exact flow; crossing: integer program or
 ///   Lagrangian relaxation with a proven bound);
-/// - fair objective or score floor: [`fair::solve_fair`], with hard rules too (one round, no
-///   locks): its Lagrangian flows solve under the rules and its local search keeps them;
+/// - fair objective or score floor: [`fair::solve_fair`], with hard rules too: its Lagrangian
+///   flows solve under the rules (locked reviewers counted) and its local search keeps them;
 /// - probability caps: [`randomized::assign_randomized`], locks included (a locked pair has
 ///   probability 1);
 /// - probability caps and hard rules whose groups nest:
