@@ -100,6 +100,22 @@ impl Outcome {
         self.bound - self.objective
     }
 
+    /// A fair run: the total is the objective of the last stage, with its proven bound.
+    fn fair(s: FairSolution, rules: Option<RulesSolution>) -> Outcome {
+        Outcome {
+            assignment: s.assignment.clone(),
+            total: s.objective,
+            objective: s.objective,
+            bound: s.objective_bound,
+            exact: s.exact(),
+            method: s.method,
+            solution: None,
+            fair: Some(s),
+            rules,
+            randomized: None,
+        }
+    }
+
     /// A randomized run: the objective is the expected total of the marginals, certified
     /// optimal for the capped fractional problem (so it is its own bound).
     fn randomized(
@@ -196,34 +212,12 @@ pub fn assign(problem: &Problem<'_>, req: &Requirements) -> Result<Outcome> {
                 bound: s.objective_bound,
                 method: s.method,
             };
-            Ok(Outcome {
-                assignment: s.assignment.clone(),
-                total: s.objective,
-                objective: s.objective,
-                bound: s.objective_bound,
-                exact: s.exact(),
-                method: s.method,
-                solution: None,
-                fair: Some(s),
-                rules: Some(rules),
-                randomized: None,
-            })
+            Ok(Outcome::fair(s, Some(rules)))
         }
-        (None, Some(f), None) => {
-            let s = fair::solve_fair(problem, &req.solve, f)?;
-            Ok(Outcome {
-                assignment: s.assignment.clone(),
-                total: s.objective,
-                objective: s.objective,
-                bound: s.objective_bound,
-                exact: s.exact(),
-                method: s.method,
-                solution: None,
-                fair: Some(s),
-                rules: None,
-                randomized: None,
-            })
-        }
+        (None, Some(f), None) => Ok(Outcome::fair(
+            fair::solve_fair(problem, &req.solve, f)?,
+            None,
+        )),
         (Some(r), None, None) => {
             let s = randomized::assign_randomized(problem, &r.caps, r.seed, &req.solve)?;
             Ok(Outcome::randomized(problem, s, None))
@@ -248,8 +242,11 @@ pub fn assign(problem: &Problem<'_>, req: &Requirements) -> Result<Outcome> {
             .into_iter()
             .flatten()
             .collect();
+            // Only probability caps with a fair objective or a floor reach here.
             Err(Error::Options(format!(
-                "{} together are not supported yet: use one of them per run",
+                "{} together are not supported yet: a random draw has no single worst paper, and \
+                 neither the expected worst paper nor a floor on every sample is a flow; use the \
+                 caps and the fairness in separate runs",
                 asked.join(" and ")
             )))
         }
