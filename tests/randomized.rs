@@ -391,3 +391,88 @@ proptest! {
         }
     }
 }
+
+/// Caps with a rule, over many seeds: each paper's number of seniors is always the floor or the
+/// ceiling of its expectation under the marginals, and each pair is drawn as often as its
+/// marginal says.
+#[test]
+fn group_counts_round_to_their_expectation_and_frequencies_match() {
+    use papermatch::model::Reviewer;
+    use papermatch::solve::RuleSet;
+    use papermatch::solve::rules::{Bound, Rule, RuleOptions, groups};
+    let (np, nr) = (3, 7);
+    let scores: Vec<i32> = (0..np * nr)
+        .map(|k| ((k * 7919) % 1000) as i32 * 1000)
+        .collect();
+    let m = AffinityMatrix::Dense(ndarray::Array2::from_shape_vec((np, nr), scores).unwrap());
+    let c = Conflicts::none(np);
+    let pb = Problem::new(&m, &c, vec![3; np], vec![0; nr], vec![2; nr]);
+    let senior = [true, false, true, false, false, true, false];
+    let reviewers: Vec<Reviewer> = (0..nr)
+        .map(|r| Reviewer {
+            id: format!("r{r}"),
+            attributes: [(
+                "seniority".to_string(),
+                if senior[r] { "senior" } else { "junior" }.to_string(),
+            )]
+            .into(),
+            ..Reviewer::default()
+        })
+        .collect();
+    let rules = vec![Rule::parse(Bound::AtLeast, "1 seniority=senior").unwrap()];
+    let g = groups(&rules, &reviewers).unwrap();
+    let req = |seed: u64| Requirements {
+        randomized: Some(Randomization {
+            caps: ProbabilityCaps {
+                default: 0.55,
+                pairs: Vec::new(),
+            },
+            seed,
+        }),
+        rules: Some(RuleSet {
+            rules: rules.clone(),
+            groups: g.clone(),
+            options: RuleOptions::default(),
+        }),
+        ..Requirements::default()
+    };
+    let first = assign(&pb, &req(0)).unwrap();
+    let marginals = first.randomized.unwrap().marginals;
+    let prob = |p: usize, r: usize| {
+        marginals.by_paper[p]
+            .iter()
+            .find(|x| x.0.ix() == r)
+            .map_or(0.0, |x| x.1 as f64 / PROB_SCALE as f64)
+    };
+    let expected_seniors: Vec<f64> = (0..np)
+        .map(|p| (0..nr).filter(|&r| senior[r]).map(|r| prob(p, r)).sum())
+        .collect();
+    assert!(
+        expected_seniors.iter().any(|e| e.fract() > 1e-9),
+        "the test needs a fractional expected count: {expected_seniors:?}"
+    );
+    const N: u64 = 3000;
+    let mut counts = vec![vec![0u64; nr]; np];
+    for seed in 0..N {
+        let a = assign(&pb, &req(seed)).unwrap().assignment;
+        assert!(check_constraints(&pb, &a).is_empty());
+        for p in 0..np {
+            let s = a.reviewers[p].iter().filter(|r| senior[r.ix()]).count() as f64;
+            let e = expected_seniors[p];
+            assert!(
+                s >= (e - 1e-9).floor() && s <= (e + 1e-9).ceil(),
+                "seed {seed}, paper {p}: {s} seniors, expected {e}"
+            );
+            for r in &a.reviewers[p] {
+                counts[p][r.ix()] += 1;
+            }
+        }
+    }
+    for (p, row) in counts.iter().enumerate() {
+        for (r, &count) in row.iter().enumerate() {
+            let (q, freq) = (prob(p, r), count as f64 / N as f64);
+            let tol = 5.0 * (q * (1.0 - q) / N as f64).sqrt() + 1e-9;
+            assert!((freq - q).abs() <= tol, "pair ({p}, {r}): {freq} vs {q}");
+        }
+    }
+}
