@@ -84,31 +84,28 @@ pub(crate) struct Structure {
 }
 
 impl Structure {
-    /// The potential, in `pot` (of a network with this structure), of group `group`'s node for
-    /// paper `p`, or of its nearest ancestor's, or of the paper's.
-    fn potential(&self, p: usize, group: usize, pot: &[i64]) -> i64 {
+    /// Paper `p`'s node of group `group`, or of its nearest ancestor with one, or `p` itself.
+    fn node(&self, p: usize, group: Option<usize>) -> usize {
         let nodes = &self.nodes[p];
-        let mut g = Some(group);
+        let mut g = group;
         while let Some(x) = g {
             if let Ok(i) = nodes.binary_search_by_key(&x, |&(y, _)| y) {
-                return pot[nodes[i].1 as usize];
-            }
-            g = self.parents[x];
-        }
-        pot[p]
-    }
-
-    /// The node pair `(p, r)` leaves from.
-    pub fn tail(&self, p: usize, r: u32) -> usize {
-        let mut g = self.deepest[r as usize];
-        let nodes = &self.nodes[p];
-        while let Some(x) = g {
-            if let Ok(i) = nodes.binary_search_by_key(&x, |&(group, _)| group) {
                 return nodes[i].1 as usize;
             }
             g = self.parents[x];
         }
         p
+    }
+
+    /// The potential, in `pot` (of a network with this structure), of group `group`'s node for
+    /// paper `p`, or of its nearest ancestor's, or of the paper's.
+    fn potential(&self, p: usize, group: usize, pot: &[i64]) -> i64 {
+        pot[self.node(p, Some(group))]
+    }
+
+    /// The node pair `(p, r)` leaves from.
+    pub fn tail(&self, p: usize, r: u32) -> usize {
+        self.node(p, self.deepest[r as usize])
     }
 }
 

@@ -464,7 +464,8 @@ impl<'c, 'a> Core<'c, 'a> {
         if self.groups.is_empty() {
             return true;
         }
-        let d = self.pb.demand[p];
+        // Demand and counts include the locked reviewers (`pb` has them taken out).
+        let d = self.pb.demand[p] + self.locked_members[p].len() as u32;
         let touched = self.member_of[out].iter().chain(&self.member_of[into]);
         touched.into_iter().all(|&g| {
             let group = &self.groups[g];
@@ -476,8 +477,6 @@ impl<'c, 'a> Core<'c, 'a> {
                 .chain(self.locked_members[p].iter().copied())
                 .filter(|r| self.member_of[*r].contains(&g))
                 .count() as u32;
-            // Demand counts the locked reviewers too.
-            let d = d + self.locked_members[p].len() as u32;
             count >= group.lower.min(d) && count <= group.upper
         })
     }

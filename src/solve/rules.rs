@@ -424,7 +424,7 @@ pub(crate) struct Nested<'g> {
 
 impl<'g> Nested<'g> {
     /// The nested form of `groups` for `pb` (bounds counted with `pb`'s locks; the network is
-    /// that of `free`, the problem with the locks taken out). Groups that cross, or soft rules,
+    /// that of `free`, the problem with the locks taken out), as hard rules. Groups that cross
     /// are refused with the reason.
     pub(crate) fn new(
         pb: &Problem<'_>,
