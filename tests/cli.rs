@@ -684,13 +684,13 @@ fn fair_objective_and_floor_on_a_hand_checked_venue() {
         "{}",
         stderr(&bad)
     );
-    // Randomized and fair do not mix yet.
+    // Caps with a floor are refused, with the reason.
     let mut args = base.to_vec();
-    args.extend(["--objective", "fair", "--max-probability", "0.5"]);
+    args.extend(["--min-paper-score", "0.4", "--max-probability", "0.5"]);
     let o = run(&args);
     assert_eq!(o.status.code(), Some(2));
     assert!(
-        stderr(&o).contains("probability caps and a fair objective or score floor together"),
+        stderr(&o).contains("a floor must hold on the one assignment drawn"),
         "{}",
         stderr(&o)
     );
@@ -874,4 +874,68 @@ fn composition_rules_on_a_hand_checked_venue() {
         "-q",
     ]);
     assert_eq!(o.status.code(), Some(2));
+}
+
+/// Probability caps with the fair objective: the worst paper's expected total, its proven bound,
+/// and marginals within the caps that sum to every demand; a floor or several rounds with caps
+/// are refused with the reason.
+#[test]
+fn fair_objective_under_caps() {
+    let dir = tempfile::tempdir().unwrap();
+    let summary = dir.path().join("summary.json");
+    let marginals = dir.path().join("marginals.csv");
+    let o = run(&[
+        "assign",
+        &example(),
+        "--objective",
+        "fair",
+        "--max-probability",
+        "0.5",
+        "--summary",
+        summary.to_str().unwrap(),
+        "--probabilities",
+        marginals.to_str().unwrap(),
+        "-q",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+    let r = &json["randomized"];
+    let (worst, bound) = (
+        r["expected_worst_paper"].as_f64().unwrap(),
+        r["expected_worst_bound"].as_f64().unwrap(),
+    );
+    assert!(worst > 0.0 && worst <= bound + 1e-9, "{r}");
+    let mut sums = std::collections::BTreeMap::<String, f64>::new();
+    for line in std::fs::read_to_string(&marginals).unwrap().lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        let q: f64 = f[2].parse().unwrap();
+        assert!(q <= 0.5 + 1e-9, "{line}");
+        *sums.entry(f[0].to_string()).or_default() += q;
+    }
+    assert_eq!(sums.len(), 60);
+    // Every paper's probabilities sum to its demand (3, or 4 for the two that ask for more).
+    assert!(
+        sums.values()
+            .all(|&s| (s - s.round()).abs() < 1e-9 && s >= 3.0),
+        "{sums:?}"
+    );
+    for (flag, value, why) in [
+        ("--min-paper-score", "0.5", "no draw that keeps every pair"),
+        ("--fair-rounds", "2", "a random draw has none to fix"),
+    ] {
+        let o = run(&[
+            "assign",
+            &example(),
+            "--objective",
+            "fair",
+            "--max-probability",
+            "0.5",
+            flag,
+            value,
+            "-q",
+        ]);
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        assert!(stderr(&o).contains(why), "{}", stderr(&o));
+    }
 }

@@ -7,6 +7,7 @@ use common::*;
 use good_lp::{Expression, ProblemVariables, Solution as _, SolverModel, default_solver, variable};
 use papermatch::conflicts::{Conflicts, Reasons};
 use papermatch::model::{AffinityMatrix, PaperIdx, ReviewerIdx};
+use papermatch::solve::fair::{FairOptions, Objective};
 use papermatch::solve::randomized::{
     PROB_SCALE, ProbabilityCaps, marginals, marginals_with, sample,
 };
@@ -474,5 +475,120 @@ fn group_counts_round_to_their_expectation_and_frequencies_match() {
             let tol = 5.0 * (q * (1.0 - q) / N as f64).sqrt() + 1e-9;
             assert!((freq - q).abs() <= tol, "pair ({p}, {r}): {freq} vs {q}");
         }
+    }
+}
+
+/// The capped max-min LP: the largest `t` with every paper's expected total at least `t`
+/// (locked pairs fixed at 1), through good_lp.
+fn lp_max_min(pb: &Problem<'_>, cap: f64) -> Option<f64> {
+    let (np, nr) = (pb.n_papers(), pb.n_reviewers());
+    let mut vars = ProblemVariables::new();
+    let t = vars.add(variable());
+    let mut x = vec![vec![None; nr]; np];
+    for (p, row) in x.iter_mut().enumerate() {
+        for (r, cell) in row.iter_mut().enumerate() {
+            if pb.conflicts.contains(p, r) {
+                continue;
+            }
+            let locked = pb
+                .locks
+                .contains(&(PaperIdx(p as u32), ReviewerIdx(r as u32)));
+            *cell = Some(if locked {
+                vars.add(variable().min(1.0).max(1.0))
+            } else {
+                vars.add(variable().min(0.0).max(cap))
+            });
+        }
+    }
+    let mut model = vars.maximise(t).using(default_solver);
+    for (p, row) in x.iter().enumerate() {
+        let count: Expression = row.iter().flatten().map(|&v| Expression::from(v)).sum();
+        model = model.with(count.eq(pb.demand[p] as f64));
+        let total: Expression = row
+            .iter()
+            .enumerate()
+            .filter_map(|(r, v)| v.map(|v| (pb.affinity.get(p, r) as f64 / 1e6) * v))
+            .sum();
+        model = model.with(total.geq(t));
+    }
+    for r in 0..nr {
+        let load: Expression = x
+            .iter()
+            .filter_map(|row| row[r])
+            .map(Expression::from)
+            .sum();
+        model = model.with(load.clone().leq(pb.max_load[r] as f64));
+        model = model.with(load.geq(pb.min_load[r] as f64));
+    }
+    model.solve().ok().map(|s| s.value(t))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1000))]
+
+    /// The fair objective under caps: the worst paper's expected total lies between what was
+    /// found and the reported bound, the marginals keep the caps and sum to each demand, locked
+    /// pairs have probability 1, and the draw meets every constraint.
+    #[test]
+    fn fair_under_caps_is_bracketed_by_the_lp(
+        (np, nr, scores) in (1usize..6, 2usize..7).prop_flat_map(|(np, nr)| (
+            Just(np), Just(nr),
+            proptest::collection::vec(0..=1_000_000i32, np * nr),
+        )),
+        locks in proptest::collection::vec((0usize..6, 0usize..7), 0..2),
+        demand in 1u32..3,
+        cap_k in 1usize..4,
+        seed in any::<u64>(),
+    ) {
+        let cap = [0.25, 0.5, 0.75, 1.0][cap_k];
+        let m = AffinityMatrix::Dense(ndarray::Array2::from_shape_vec((np, nr), scores).unwrap());
+        let none = Conflicts::none(np);
+        let mut pb = Problem::new(&m, &none, vec![demand; np], vec![0; nr], vec![3; nr]);
+        pb.locks = locks.iter().filter(|&&(p, r)| p < np && r < nr)
+            .map(|&(p, r)| (PaperIdx(p as u32), ReviewerIdx(r as u32))).collect();
+        pb.locks.sort_unstable();
+        pb.locks.dedup();
+        let req = Requirements {
+            fair: Some(FairOptions { objective: Objective::Fair, ..FairOptions::default() }),
+            randomized: Some(Randomization {
+                caps: ProbabilityCaps { default: cap, pairs: Vec::new() },
+                seed,
+            }),
+            ..Requirements::default()
+        };
+        let Ok(out) = assign(&pb, &req) else {
+            // Infeasible under the caps, or locks beyond a demand or a load: the LP has no
+            // solution either.
+            let over = |k: &dyn Fn(&(PaperIdx, ReviewerIdx)) -> usize, most: usize| {
+                (0..7).any(|i| pb.locks.iter().filter(|l| k(l) == i).count() > most)
+            };
+            prop_assert!(
+                lp_max_min(&pb, cap).is_none()
+                    || over(&|l| l.0.ix(), demand as usize)
+                    || over(&|l| l.1.ix(), 3)
+            );
+            return Ok(());
+        };
+        let best = lp_max_min(&pb, cap).expect("papermatch found marginals");
+        prop_assert!(out.objective as f64 / 1e6 <= best + 1e-6, "{} > LP {best}", out.objective);
+        prop_assert!(best <= out.bound as f64 / 1e6 + 1e-6, "LP {best} > bound {}", out.bound);
+        let r = out.randomized.as_ref().unwrap();
+        for (p, row) in r.marginals.by_paper.iter().enumerate() {
+            let sum: i32 = row.iter().map(|&(_, f)| f).sum();
+            prop_assert_eq!(sum as i64, demand as i64 * PROB_SCALE);
+            for &(rv, f) in row {
+                let locked = pb.locks.contains(&(PaperIdx(p as u32), rv));
+                let within = if locked {
+                    f == PROB_SCALE as i32
+                } else {
+                    f as f64 <= cap * PROB_SCALE as f64
+                };
+                prop_assert!(within, "pair ({}, {}) at {}", p, rv.0, f);
+            }
+        }
+        prop_assert!(check_constraints(&pb, &out.assignment).is_empty());
+        // Column generation converges; what is left is the rounding of the mixture to whole
+        // thousandths of a probability (a few thousandths of a score on these instances).
+        prop_assert!(out.gap() <= 3_000, "gap {} (found {}, LP {best})", out.gap(), out.objective);
     }
 }

@@ -97,6 +97,12 @@ pub struct RandomizedFigures {
     pub ratio_to_optimum: f64,
     /// The largest probability of any pair.
     pub max_probability_used: f64,
+    /// With the fair objective: the smallest expected paper total of the marginals.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expected_worst_paper: Option<f64>,
+    /// With the fair objective: a proven upper bound on `expected_worst_paper` under the caps.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expected_worst_bound: Option<f64>,
 }
 
 /// Figures of a fair assignment (`--objective fair`, `--min-paper-score`): what was found and
@@ -295,6 +301,8 @@ pub fn summarize_outcome(pb: &Problem<'_>, req: &Requirements, outcome: &Outcome
         deterministic_optimum: units_to_score(r.deterministic_optimum),
         ratio_to_optimum: r.ratio(),
         max_probability_used: r.marginals.max_probability(),
+        expected_worst_paper: r.worst.as_ref().map(|w| units_to_score(w.value)),
+        expected_worst_bound: r.worst.as_ref().map(|w| units_to_score(w.bound)),
     });
     summary
 }
@@ -356,6 +364,12 @@ impl Summary {
                 "randomized (seed {}): expected affinity {:.6} = {:.4} of the deterministic optimum {:.6}; largest pair probability {:.3}\n",
                 r.seed, r.expected_affinity, r.ratio_to_optimum, r.deterministic_optimum, r.max_probability_used
             ));
+            if let (Some(w), Some(b)) = (r.expected_worst_paper, r.expected_worst_bound) {
+                s.push_str(&format!(
+                    "fair under the caps: worst expected paper total {w:.6}, proven bound {b:.6} (gap {:.6})\n",
+                    b - w
+                ));
+            }
         }
         if let Some(f) = &self.fair {
             for (k, r) in f.rounds.iter().enumerate() {

@@ -584,16 +584,7 @@ impl<'c, 'a> Core<'c, 'a> {
             if worst >= bound {
                 break;
             }
-            let top = active.iter().map(|&p| lambda[p]).fold(0.0, f64::max);
-            let nu: Vec<i64> = (0..np)
-                .map(|p| {
-                    if self.active[p] {
-                        1 + (lambda[p] / top * (self.max_weight - 1) as f64).round() as i64
-                    } else {
-                        1
-                    }
-                })
-                .collect();
+            let nu = integer_weights(&lambda, &self.active, self.max_weight);
             let (mut x, opt) = self.solve_weighted(&nu)?;
             let weight: i64 = active.iter().map(|&p| nu[p]).sum();
             let offsets: i64 = active.iter().map(|&p| nu[p] * self.offsets[p]).sum();
@@ -613,22 +604,13 @@ impl<'c, 'a> Core<'c, 'a> {
             if w > worst {
                 (best, worst) = (x, w);
             }
-            // Polyak step towards the best assignment's minimum, on the simplex's tangent plane.
-            let mean = g.iter().sum::<f64>() / g.len() as f64;
-            let norm: f64 = g.iter().map(|v| (v - mean) * (v - mean)).sum();
-            if norm <= 0.0 {
+            if !step.descend(
+                &mut lambda,
+                &active,
+                &g,
+                value as f64 / weight as f64 - worst as f64,
+            ) {
                 break;
-            }
-            let f = value as f64 / weight as f64;
-            let size = step.theta * (f - worst as f64).max(1.0) / norm;
-            let mut point: Vec<f64> = active
-                .iter()
-                .zip(&g)
-                .map(|(&p, &v)| lambda[p] - size * (v - mean))
-                .collect();
-            project_to_simplex(&mut point);
-            for (&p, v) in active.iter().zip(point) {
-                lambda[p] = v;
             }
         }
         Ok(MaxMin {
@@ -893,8 +875,26 @@ impl<'c, 'a> Core<'c, 'a> {
     }
 }
 
+/// Integer paper weights from weights on the simplex: the largest active weight becomes
+/// `max_weight`, papers not `active` weigh 1.
+pub(crate) fn integer_weights(lambda: &[f64], active: &[bool], max_weight: i64) -> Vec<i64> {
+    let top = (0..lambda.len())
+        .filter(|&p| active[p])
+        .map(|p| lambda[p])
+        .fold(0.0, f64::max);
+    (0..lambda.len())
+        .map(|p| {
+            if active[p] && top > 0.0 {
+                1 + (lambda[p] / top * (max_weight - 1) as f64).round() as i64
+            } else {
+                1
+            }
+        })
+        .collect()
+}
+
 /// The scale of Polyak's subgradient steps: halved after four iterations without a better bound.
-struct Polyak {
+pub(crate) struct Polyak {
     theta: f64,
     stalled: usize,
 }
@@ -909,8 +909,37 @@ impl Default for Polyak {
 }
 
 impl Polyak {
+    /// One step of the max-min dual on the simplex of the `active` papers' weights `lambda`,
+    /// against their totals `g` in the last flow, by Polyak's rule with `gap` the distance from
+    /// that flow's weighted mean to the best minimum found: papers below the mean gain weight.
+    /// False when every total is equal (the weights are optimal).
+    pub(crate) fn descend(
+        &self,
+        lambda: &mut [f64],
+        active: &[usize],
+        g: &[f64],
+        gap: f64,
+    ) -> bool {
+        let mean = g.iter().sum::<f64>() / g.len() as f64;
+        let norm: f64 = g.iter().map(|v| (v - mean) * (v - mean)).sum();
+        if norm <= 0.0 {
+            return false;
+        }
+        let size = self.theta * gap.max(1.0) / norm;
+        let mut point: Vec<f64> = active
+            .iter()
+            .zip(g)
+            .map(|(&p, &v)| lambda[p] - size * (v - mean))
+            .collect();
+        project_to_simplex(&mut point);
+        for (&p, v) in active.iter().zip(point) {
+            lambda[p] = v;
+        }
+        true
+    }
+
     /// Records whether the bound improved; passes `better` through.
-    fn improved(&mut self, better: bool) -> bool {
+    pub(crate) fn improved(&mut self, better: bool) -> bool {
         if better {
             self.stalled = 0;
         } else {
@@ -934,7 +963,7 @@ struct Move {
 }
 
 /// The matrix with row `p` multiplied by `nu[p]` (which must not overflow: see `max_weight`).
-fn weighted(affinity: &AffinityMatrix, nu: &[i64]) -> AffinityMatrix {
+pub(crate) fn weighted(affinity: &AffinityMatrix, nu: &[i64]) -> AffinityMatrix {
     match affinity {
         AffinityMatrix::Dense(m) => {
             let mut m = m.clone();

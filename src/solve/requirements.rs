@@ -76,7 +76,8 @@ pub struct Outcome {
     /// Its total affinity, in score units.
     pub total: i64,
     /// The value maximised: the total affinity, or for soft rules the total minus penalties, or
-    /// for a randomized run the expected total (in score units, rounded down).
+    /// for a randomized run the expected total, or with the fair objective too the expected
+    /// total of the worst-off paper (in score units, rounded down).
     pub objective: i64,
     /// A proven upper bound on `objective` over every assignment that meets the requirements.
     pub bound: i64,
@@ -124,13 +125,17 @@ impl Outcome {
         rules: Option<RulesSolution>,
     ) -> Outcome {
         let expected = (s.marginals.expected_scaled / randomized::PROB_SCALE as i128) as i64;
+        let (objective, bound, method) = match &s.worst {
+            Some(w) => (w.value, w.bound, "randomized-fair"),
+            None => (expected, expected, "randomized"),
+        };
         Outcome {
             assignment: s.assignment.clone(),
             total: s.assignment.objective(problem.affinity),
-            objective: expected,
-            bound: expected,
-            exact: true,
-            method: "randomized",
+            objective,
+            bound,
+            exact: objective == bound,
+            method,
             solution: None,
             fair: None,
             rules,
@@ -165,6 +170,9 @@ impl Outcome {
 ///   flows solve under the rules (locked reviewers counted) and its local search keeps them;
 /// - probability caps: [`randomized::assign_randomized`], locks included (a locked pair has
 ///   probability 1);
+/// - probability caps and the fair objective: [`randomized::assign_randomized_fair`] (the
+///   worst paper's expected total, with a proven bound; score floors, several rounds or rules
+///   with it are refused with the reason);
 /// - probability caps and hard rules whose groups nest:
 ///   [`randomized::assign_randomized_with_rules`] (crossing groups or soft rules are refused
 ///   with the reason).
@@ -233,22 +241,41 @@ pub fn assign(problem: &Problem<'_>, req: &Requirements) -> Result<Outcome> {
             )?;
             Ok(Outcome::randomized(problem, s, Some(rules)))
         }
-        (randomized, fair, rules) => {
-            let asked: Vec<&str> = [
-                randomized.is_some().then_some("probability caps"),
-                fair.is_some().then_some("a fair objective or score floor"),
-                rules.is_some().then_some("composition rules"),
-            ]
-            .into_iter()
-            .flatten()
-            .collect();
-            // Only probability caps with a fair objective or a floor reach here.
-            Err(Error::Options(format!(
-                "{} together are not supported yet: a random draw has no single worst paper, and \
-                 neither the expected worst paper nor a floor on every sample is a flow; use the \
-                 caps and the fairness in separate runs",
-                asked.join(" and ")
-            )))
+        (Some(r), Some(f), rules) => {
+            let refuse = |why: &str| Err(Error::Options(why.into()));
+            if f.min_paper_score.is_some() {
+                return refuse(
+                    "probability caps with --min-paper-score: a floor must hold on the one \
+                     assignment drawn, and no draw that keeps every pair's probability at its \
+                     marginal can promise a weighted sum on each paper (only each paper's count \
+                     of reviewers and the nested group counts survive the rounding); use \
+                     --objective fair with the caps, which raises the worst paper's expected \
+                     total, or drop the caps",
+                );
+            }
+            if f.rounds > 1 {
+                return refuse(
+                    "probability caps with --fair-rounds above 1: a round fixes the reviewers \
+                     of the papers at its minimum, and a random draw has none to fix before it \
+                     is drawn; use one round",
+                );
+            }
+            if rules.is_some() {
+                return refuse(
+                    "probability caps, --objective fair and composition rules together: the \
+                     expected worst paper is a mixture of flows, and the group bounds are kept \
+                     by rounding one flow with its group nodes, not a mixture of flows with \
+                     different nodes; drop one of the three",
+                );
+            }
+            let s = randomized::assign_randomized_fair(
+                problem,
+                &r.caps,
+                r.seed,
+                &req.solve,
+                f.iterations,
+            )?;
+            Ok(Outcome::randomized(problem, s, None))
         }
     }
 }
