@@ -362,6 +362,10 @@ pub struct AssignArgs {
     /// can narrow the proven gap.
     #[arg(long, default_value_t = 40, value_name = "N")]
     pub fair_iterations: usize,
+    /// A fairness stage stops once what it found is within this fraction of its proven bound
+    /// (0: only when they meet, or the iterations run out); the gap left is reported.
+    #[arg(long, default_value_t = 1e-6, value_name = "F")]
+    pub fair_tolerance: f64,
 }
 
 /// Composition rules, for `assign` and `reassign`.
@@ -482,6 +486,7 @@ impl AssignArgs {
             rounds: self.fair_rounds as usize,
             min_paper_score,
             iterations: self.fair_iterations,
+            tolerance: self.fair_tolerance,
             ..FairOptions::default()
         }))
     }

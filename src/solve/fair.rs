@@ -57,7 +57,7 @@ pub enum Objective {
 }
 
 /// How to solve a fairness problem.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct FairOptions {
     /// What to maximise.
     pub objective: Objective,
@@ -67,6 +67,10 @@ pub struct FairOptions {
     pub min_paper_score: Option<i64>,
     /// Subgradient iterations (flow solves) per stage on instances too big for the MILP.
     pub iterations: usize,
+    /// A stage stops once what it found is within this fraction of its proven bound (default
+    /// 10⁻⁶; 0 iterates until the bound is met or the iterations run out). The gap left is
+    /// reported.
+    pub tolerance: f64,
     /// Instances with at most this many eligible pairs are solved exactly as integer programs
     /// (default [`MILP_PAIRS`]; 0 never).
     pub milp_pairs: usize,
@@ -83,6 +87,7 @@ impl Default for FairOptions {
             rounds: 1,
             min_paper_score: None,
             iterations: 40,
+            tolerance: 1e-6,
             milp_pairs: MILP_PAIRS,
             groups: Vec::new(),
         }
@@ -403,6 +408,7 @@ struct Core<'c, 'a> {
     active: Vec<bool>,
     opts: &'c SolveOptions,
     iterations: usize,
+    tolerance: f64,
     small: bool,
     /// Largest paper weight with which no weighted score overflows.
     max_weight: i64,
@@ -434,6 +440,7 @@ impl<'c, 'a> Core<'c, 'a> {
             active: fixed.iter().map(|&f| !f).collect(),
             opts,
             iterations: fair.iterations,
+            tolerance: fair.tolerance,
             // The integer programs know no rules: with rules, always the Lagrangian path.
             small: eligible <= fair.milp_pairs && fair.groups.is_empty(),
             max_weight: (i32::MAX as i64 / largest).max(1),
@@ -457,6 +464,11 @@ impl<'c, 'a> Core<'c, 'a> {
                 m
             },
         }
+    }
+
+    /// Whether `found` is within the tolerance of `bound`.
+    fn close(&self, found: i64, bound: i64) -> bool {
+        found >= bound - (bound.abs() as f64 * self.tolerance) as i64
     }
 
     /// Whether paper `p`, trading reviewer `out` for `into`, still meets every rule.
@@ -581,7 +593,7 @@ impl<'c, 'a> Core<'c, 'a> {
         }
         let mut step = Polyak::default();
         for _ in 0..self.iterations {
-            if worst >= bound {
+            if self.close(worst, bound) {
                 break;
             }
             let nu = integer_weights(&lambda, &self.active, self.max_weight);
@@ -688,7 +700,7 @@ impl<'c, 'a> Core<'c, 'a> {
                 }
             }
             if let Some((_, best)) = &incumbent
-                && *best >= bound
+                && self.close(*best, bound)
             {
                 break;
             }
