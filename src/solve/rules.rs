@@ -437,8 +437,10 @@ impl<'g> Nested<'g> {
             return Err(Error::Options(format!(
                 "the group {} crosses another rule's group: with crossing groups the capped \
                  fractional problem is no longer a flow, so its optimum need not be a mix of \
-                 assignments that all meet the rules; use rules whose groups nest (or are \
-                 disjoint) with probability caps",
+                 assignments that all meet the rules (marginals can be drawn exactly only when \
+                 the constraints form two nested families, a bihierarchy: Budish, Che, Kojima, \
+                 Milgrom 2013); use rules whose groups nest (or are disjoint) with probability \
+                 caps",
                 groups[g].label
             )));
         }
