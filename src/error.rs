@@ -9,7 +9,7 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use crate::model::format_units;
+use crate::model::{count, format_units};
 
 /// The library's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -202,7 +202,9 @@ impl fmt::Display for Diagnosis {
         for (id, eligible, demand) in self.short_papers.iter().take(SHOW) {
             writeln!(
                 f,
-                "- paper {id} needs {demand} reviewers but only {eligible} are free of conflicts"
+                "- paper {id} needs {} but only {eligible} {} free of conflicts",
+                count(*demand as u64, "reviewer"),
+                if *eligible == 1 { "is" } else { "are" }
             )?;
         }
         if self.short_papers.len() > SHOW {
@@ -211,16 +213,18 @@ impl fmt::Display for Diagnosis {
         for (id, eligible, min) in self.short_reviewers.iter().take(SHOW) {
             writeln!(
                 f,
-                "- reviewer {id} must get at least {min} papers but only {eligible} are free of conflicts"
+                "- reviewer {id} must get at least {} but only {eligible} {} free of conflicts",
+                count(*min as u64, "paper"),
+                if *eligible == 1 { "is" } else { "are" }
             )?;
         }
         if !self.blocked_papers.is_empty() {
             writeln!(
                 f,
-                "- these {} papers cannot all get their reviewers: {} (they need {} assignments)",
-                self.blocked_papers.len(),
+                "- these {} cannot all get their reviewers: {} (they need {})",
+                count(self.blocked_papers.len() as u64, "paper"),
                 list(&self.blocked_papers),
-                self.blocked_need
+                count(self.blocked_need, "assignment")
             )?;
             writeln!(
                 f,
@@ -256,7 +260,11 @@ impl fmt::Display for Diagnosis {
             writeln!(f, "- {line}")?;
         }
         if self.missing > 0 {
-            writeln!(f, "- capacity missing: {} assignment(s)", self.missing)?;
+            writeln!(
+                f,
+                "- capacity missing: {}",
+                count(self.missing, "assignment")
+            )?;
         }
         for (id, best, floor) in self.below_floor.iter().take(SHOW) {
             writeln!(

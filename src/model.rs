@@ -389,6 +389,21 @@ pub fn units_to_score(u: i64) -> f64 {
     u as f64 / SCORE_SCALE as f64
 }
 
+/// `n` and the noun, singular for one: `count(1, "reviewer")` is `1 reviewer`, `count(2,
+/// "reviewer")` is `2 reviewers`.
+///
+/// ```
+/// assert_eq!(papermatch::model::count(1, "paper"), "1 paper");
+/// assert_eq!(papermatch::model::count(0, "paper"), "0 papers");
+/// ```
+pub fn count(n: u64, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 /// Formats fixed-point units with exactly six decimals, without floating-point rounding.
 ///
 /// ```

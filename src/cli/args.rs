@@ -1,6 +1,6 @@
 //! Flag definitions. Each flag's doc comment is its `--help` text.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -708,6 +708,47 @@ impl GenerateArgs {
             },
             demand: self.demand,
             max_load: self.max_load,
+        }
+    }
+}
+
+impl Command {
+    /// The files the command reads (beyond its venue's) and the files it writes, as
+    /// `(flag, path)`, for the check that no output replaces an input.
+    pub fn io_paths(&self) -> (Option<&VenueArgs>, Vec<&Path>, Vec<(&'static str, &Path)>) {
+        fn opt(p: &Option<PathBuf>) -> Option<&Path> {
+            p.as_deref()
+        }
+        match self {
+            Command::Assign(a) => {
+                let mut out = vec![("-o", a.output.as_path())];
+                out.extend(opt(&a.summary).map(|p| ("--summary", p)));
+                out.extend(opt(&a.probabilities).map(|p| ("--probabilities", p)));
+                if a.alternates.is_some() {
+                    out.push(("--alternates-output", a.alternates_output.as_path()));
+                }
+                (
+                    Some(&a.venue),
+                    opt(&a.probability_limits).into_iter().collect(),
+                    out,
+                )
+            }
+            Command::Affinity(a) => (Some(&a.venue), vec![], vec![("-o", &a.output)]),
+            Command::Conflicts(a) => (Some(&a.venue), vec![], vec![("-o", &a.output)]),
+            Command::Evaluate(e) => (Some(&e.venue), vec![&e.assignment], vec![]),
+            Command::Compare(c) => (Some(&c.venue), vec![&c.a, &c.b], vec![]),
+            Command::Report(r) => (Some(&r.venue), vec![&r.assignment], vec![("-o", &r.output)]),
+            Command::Export(x) => (Some(&x.venue), vec![&x.assignment], vec![("-o", &x.output)]),
+            Command::Reassign(x) => {
+                let mut inputs = vec![x.existing.as_path()];
+                inputs.extend(opt(&x.drop));
+                inputs.extend(opt(&x.add));
+                let mut out = vec![("-o", x.output.as_path())];
+                out.extend(opt(&x.changes).map(|p| ("--changes", p)));
+                out.extend(opt(&x.summary).map(|p| ("--summary", p)));
+                (Some(&x.venue), inputs, out)
+            }
+            Command::Generate(_) => (None, vec![], vec![]),
         }
     }
 }

@@ -12,7 +12,7 @@ use clap::Parser;
 use args::{Cli, Command, FormatArg, OutputFormat, VenueArgs};
 use papermatch::io::formats::{self, read_assignment};
 use papermatch::io::write_csv_atomic;
-use papermatch::model::format_units;
+use papermatch::model::{count, format_units};
 use papermatch::report::evaluate;
 use papermatch::report::{write_assignment, write_summary};
 use papermatch::{Error, Instance};
@@ -69,11 +69,11 @@ fn load(cli: &Cli, v: &VenueArgs) -> anyhow::Result<Instance> {
     log(
         cli,
         format!(
-            "read {} papers, {} reviewers; affinity {} stored pairs; {} conflicts ({:.2} s)",
-            instance.venue.n_papers(),
-            instance.venue.n_reviewers(),
+            "read {}, {}; affinity {} stored pairs; {} ({:.2} s)",
+            count(instance.venue.n_papers() as u64, "paper"),
+            count(instance.venue.n_reviewers() as u64, "reviewer"),
             instance.affinity.stored(),
-            instance.conflicts.len(),
+            count(instance.conflicts.len() as u64, "conflict"),
             start.elapsed().as_secs_f64()
         ),
     );
@@ -112,7 +112,21 @@ fn write_output(
     Ok(())
 }
 
+/// Refuses, before anything is read or solved, an output that would replace an input of the
+/// run or that cannot be written where it is asked for.
+fn check_outputs(command: &Command) -> anyhow::Result<()> {
+    let (venue, extra, outputs) = command.io_paths();
+    let mut inputs: Vec<std::path::PathBuf> = extra.iter().map(|p| p.to_path_buf()).collect();
+    if let Some(v) = venue {
+        // A venue that cannot be listed is reported when it is read.
+        inputs.extend(v.files().map(|f| f.inputs()).unwrap_or_default());
+    }
+    papermatch::io::check_outputs(&inputs, &outputs)?;
+    Ok(())
+}
+
 fn run(cli: &Cli) -> anyhow::Result<()> {
+    check_outputs(&cli.command)?;
     match &cli.command {
         Command::Assign(a) => {
             let instance = load(cli, &a.venue)?;
@@ -289,10 +303,10 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
             log(
                 cli,
                 format!(
-                    "wrote {} ({} papers × {} reviewers) in {:.2} s",
+                    "wrote {} ({} × {}) in {:.2} s",
                     written.join(", "),
-                    spec.papers,
-                    spec.reviewers,
+                    count(spec.papers as u64, "paper"),
+                    count(spec.reviewers as u64, "reviewer"),
                     start.elapsed().as_secs_f64()
                 ),
             );

@@ -35,7 +35,7 @@ use crate::model::{
 
 pub use scores::{MAX_ABS_SCORE, parse_score};
 pub use table::{Row, Source, Table};
-pub use write::{write_atomic, write_csv_atomic};
+pub use write::{check_outputs, write_atomic, write_csv_atomic};
 
 /// The files that make up a venue.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -94,6 +94,34 @@ impl VenueFiles {
             openreview_scores: Vec::new(),
             openreview_constraints: None,
         })
+    }
+
+    /// Every file the venue is read from (an OpenReview folder's `submissions.json` and
+    /// archives included), for [`check_outputs`].
+    pub fn inputs(&self) -> Vec<PathBuf> {
+        let mut out: Vec<PathBuf> = [
+            &self.papers,
+            &self.reviewers,
+            &self.conflicts,
+            &self.scores,
+            &self.locks,
+            &self.bids,
+            &self.bans,
+            &self.reviewer_papers,
+            &self.openreview_constraints,
+        ]
+        .into_iter()
+        .flatten()
+        .cloned()
+        .collect();
+        out.extend(self.openreview_scores.iter().map(|(p, _)| p.clone()));
+        if let Some(dir) = &self.openreview_expertise {
+            out.push(dir.join("submissions.json"));
+            if let Ok(entries) = std::fs::read_dir(dir.join("archives")) {
+                out.extend(entries.flatten().map(|e| e.path()));
+            }
+        }
+        out
     }
 }
 
@@ -269,6 +297,9 @@ pub fn read_venue_sources(src: &VenueSources, opts: &ReadOptions) -> Result<Venu
         let m = scores::read_scores(s, &mut paper_ids, &mut reviewer_ids, fixed, opts, true)?;
         matrices.push((m, *w));
     }
+    // A venue without profiles takes its ids from its scores alone: every other table may only
+    // name them (a swapped header would otherwise add phantom papers and reviewers).
+    let fixed = true;
     if let Some(c) = &src.conflicts {
         venue.declared_conflicts = read_conflicts(c, &mut paper_ids, &mut reviewer_ids, fixed)?;
     }
@@ -301,7 +332,7 @@ pub fn read_venue_sources(src: &VenueSources, opts: &ReadOptions) -> Result<Venu
         venue.bids = read_bids(b, &mut paper_ids, &mut reviewer_ids, fixed)?;
     }
     if let Some(rp) = &src.reviewer_papers {
-        if !fixed {
+        if !venue.has_profiles {
             return Err(Error::Options(
                 "reviewer_papers.csv needs papers.csv and reviewers.csv (text affinity compares \
                  paper texts with reviewers' papers)"
@@ -310,7 +341,7 @@ pub fn read_venue_sources(src: &VenueSources, opts: &ReadOptions) -> Result<Venu
         }
         read_reviewer_papers(rp, &mut reviewer_ids, &mut venue)?;
     }
-    if !fixed {
+    if !venue.has_profiles {
         venue.papers = paper_ids
             .ids
             .iter()
@@ -488,14 +519,35 @@ fn read_reviewers(src: &Source, opts: &ReadOptions, ids: &mut Interner) -> Resul
     Ok(reviewers)
 }
 
-/// The paper and reviewer of a `paper_id,reviewer_id,…` row, looked up (or, for bare-score
-/// venues, interned).
+/// The paper and reviewer of a `paper_id,reviewer_id,…` row, looked up (or, while a bare-score
+/// venue's scores are read, interned). An unknown id that is one of the other kind gets a hint
+/// that the columns may be swapped.
 pub(crate) fn pair_ids(
     row: &Row<'_>,
     papers: &mut Interner,
     reviewers: &mut Interner,
     fixed: bool,
 ) -> Result<(PaperIdx, ReviewerIdx)> {
+    if fixed {
+        for (column, own, other, what, kind) in [
+            ("paper_id", &*papers, &*reviewers, "paper", "reviewer"),
+            ("reviewer_id", &*reviewers, &*papers, "reviewer", "paper"),
+        ] {
+            let id = row.text(column)?;
+            if !id.is_empty() && own.get(id).is_none() && other.get(id).is_some() {
+                return Err(row
+                    .error(
+                        column,
+                        format!("unknown {what} id `{id}`, which is a {kind} id"),
+                    )
+                    .hint(format!(
+                        "are the paper_id and reviewer_id columns swapped? The header names \
+                         column `{column}` here, but its value is a {kind}"
+                    ))
+                    .into());
+            }
+        }
+    }
     let p = lookup_id(row, "paper_id", papers, fixed, "paper", "papers.csv")?;
     let r = lookup_id(
         row,
@@ -528,7 +580,8 @@ pub(crate) fn lookup_id(
         ids.get(id).ok_or_else(|| {
             row.error(column, format!("unknown {what} id `{id}`"))
                 .hint(format!(
-                    "every {what} id here must appear in {defined_in}; check for typos"
+                    "every {what} id here must appear in {defined_in} (in a venue without it, \
+                     in the scores); check for typos"
                 ))
                 .into()
         })
@@ -747,22 +800,36 @@ mod tests {
     }
 
     #[test]
-    fn bare_scores_venue_takes_ids_from_scores_and_conflicts() {
-        let sources = VenueSources {
-            conflicts: Some(src("conflicts.csv", "paper_id,reviewer_id\np3,r1\n")),
-            scores: Some(src(
-                "scores.csv",
-                "paper_id,reviewer_id,score\np1,r1,0.5\np1,r2,0.25\np2,r1,1\n",
-            )),
-            ..VenueSources::default()
+    fn bare_scores_venue_takes_ids_from_its_scores_only() {
+        let scores = "paper_id,reviewer_id,score\np1,r1,0.5\np1,r2,0.25\np2,r1,1\n";
+        let read = |conflicts: &str| {
+            let sources = VenueSources {
+                conflicts: Some(src("conflicts.csv", conflicts)),
+                scores: Some(src("scores.csv", scores)),
+                ..VenueSources::default()
+            };
+            read_venue_sources(&sources, &ReadOptions::default())
         };
-        let v = read_venue_sources(&sources, &ReadOptions::default()).unwrap();
-        assert_eq!(v.papers.len(), 3);
-        assert_eq!(v.reviewers.len(), 2);
-        let m = v.scores.unwrap();
-        assert_eq!(m.n_papers(), 3);
-        assert_eq!(m.get(0, 1), 250_000);
-        assert_eq!(m.get(2, 0), 0);
+        let v = read("paper_id,reviewer_id\np2,r2\n").unwrap();
+        assert_eq!((v.papers.len(), v.reviewers.len()), (2, 2));
+        assert_eq!(v.scores.unwrap().get(0, 1), 250_000);
+        // An id no scores row names is an error at its position, not a phantom paper.
+        let e = read("paper_id,reviewer_id\np3,r1\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("conflicts.csv:2:1: unknown paper id `p3`"),
+            "{e}"
+        );
+        // A header naming the columns in the wrong order over rows of paper, reviewer.
+        let e = read("reviewer_id,paper_id\np1,r2\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("conflicts.csv:2:2: unknown paper id `r2`, which is a reviewer id"),
+            "{e}"
+        );
+        assert!(e.contains("columns swapped"), "{e}");
     }
 
     #[test]

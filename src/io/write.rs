@@ -67,6 +67,82 @@ pub fn write_csv_atomic(
     })
 }
 
+/// Checks, before anything is read or solved, that every output can be written without harm:
+/// its directory exists, it is not a directory itself, no two outputs name the same file, and
+/// none names an input of the run (compared as canonical paths, so `venue/./papers.csv` and a
+/// symbolic link to it are caught too). `outputs` are `(flag, path)`; `-` (stdout) is always
+/// fine. Fails with [`Error::Options`] (a usage error) naming the flag and the path.
+///
+/// ```
+/// use std::path::{Path, PathBuf};
+/// let dir = tempfile::tempdir()?;
+/// let papers = dir.path().join("papers.csv");
+/// std::fs::write(&papers, "paper_id\n")?;
+/// let inputs = [papers.clone()];
+/// let check = |out: &Path| papermatch::io::check_outputs(&inputs, &[("-o", out)]);
+/// assert!(check(&dir.path().join("assignments.csv")).is_ok());
+/// assert!(check(&papers).is_err());
+/// assert!(check(&dir.path().join("missing/assignments.csv")).is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn check_outputs(inputs: &[std::path::PathBuf], outputs: &[(&str, &Path)]) -> Result<()> {
+    let inputs: Vec<std::path::PathBuf> = inputs
+        .iter()
+        .filter_map(|p| p.canonicalize().ok())
+        .collect();
+    let mut seen: Vec<(&str, std::path::PathBuf)> = Vec::new();
+    for &(flag, path) in outputs {
+        if path.as_os_str() == "-" {
+            continue;
+        }
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        if !dir.is_dir() {
+            return Err(Error::Options(format!(
+                "{flag} {}: the directory {} does not exist; create it first (mkdir -p {}) or \
+                 write somewhere else",
+                path.display(),
+                dir.display(),
+                dir.display()
+            )));
+        }
+        if path.is_dir() {
+            return Err(Error::Options(format!(
+                "{flag} {}: is a directory; name a file in it",
+                path.display()
+            )));
+        }
+        let Some(name) = path.file_name() else {
+            return Err(Error::Options(format!(
+                "{flag} {}: not a file name",
+                path.display()
+            )));
+        };
+        let target = path.canonicalize().unwrap_or_else(|_| {
+            dir.canonicalize()
+                .unwrap_or_else(|_| dir.to_path_buf())
+                .join(name)
+        });
+        if inputs.contains(&target) {
+            return Err(Error::Options(format!(
+                "{flag} {}: this is an input of the run, and writing there would replace it; \
+                 choose another file name",
+                path.display()
+            )));
+        }
+        if let Some((other, _)) = seen.iter().find(|(_, t)| *t == target) {
+            return Err(Error::Options(format!(
+                "{flag} {} and {other} name the same file; give each output its own",
+                path.display()
+            )));
+        }
+        seen.push((flag, target));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

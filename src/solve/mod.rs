@@ -378,14 +378,18 @@ impl Unlocked {
         }
         if let Some(p) = (0..np).find(|&p| per_paper[p] > problem.demand[p]) {
             return Err(Error::Options(format!(
-                "paper {} has {} locked reviewers but needs only {}",
-                problem.paper_ids[p], per_paper[p], problem.demand[p]
+                "paper {} has {} but needs only {}",
+                problem.paper_ids[p],
+                crate::model::count(per_paper[p] as u64, "locked reviewer"),
+                problem.demand[p]
             )));
         }
         if let Some(r) = (0..nr).find(|&r| per_reviewer[r] > problem.max_load[r]) {
             return Err(Error::Options(format!(
-                "reviewer {} is locked to {} papers but takes at most {}",
-                problem.reviewer_ids[r], per_reviewer[r], problem.max_load[r]
+                "reviewer {} is locked to {} but takes at most {}",
+                problem.reviewer_ids[r],
+                crate::model::count(per_reviewer[r] as u64, "paper"),
+                problem.max_load[r]
             )));
         }
         let mut pairs: Vec<(u32, u32, Reasons)> = problem

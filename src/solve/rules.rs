@@ -985,9 +985,10 @@ fn diagnose_rules(
             .sum();
         if need > room {
             lines.push(format!(
-                "the papers need {need} reviewers with {} in all, but those reviewers can take \
-                 only {room} papers",
-                group.label
+                "the papers need {} with {} in all, but those reviewers can take only {}",
+                crate::model::count(need, "reviewer"),
+                group.label,
+                crate::model::count(room, "paper")
             ));
         }
     }

@@ -81,7 +81,11 @@ impl Violation {
         let r = |i: &usize| pb.reviewer_ids.get(*i).map_or("?", String::as_str);
         match self {
             Violation::Coverage { paper, got, demand } => {
-                format!("paper {} has {got} reviewers but needs {demand}", p(paper))
+                format!(
+                    "paper {} has {} but needs {demand}",
+                    p(paper),
+                    crate::model::count(*got as u64, "reviewer")
+                )
             }
             Violation::Load {
                 reviewer,
@@ -90,8 +94,9 @@ impl Violation {
                 max,
             } => {
                 format!(
-                    "reviewer {} has {load} papers, outside [{min}, {max}]",
-                    r(reviewer)
+                    "reviewer {} has {}, outside [{min}, {max}]",
+                    r(reviewer),
+                    crate::model::count(*load as u64, "paper")
                 )
             }
             Violation::Conflict { paper, reviewer } => {
