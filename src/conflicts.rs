@@ -62,6 +62,37 @@ pub struct ConflictOptions {
     pub domain_rule: bool,
     /// Forbid pairs whose bid is this level or lower (`--forbid-bid "very low"`).
     pub forbid_bid: Option<crate::model::BidLevel>,
+    /// Co-authorship: a reviewer who appears on a past paper (from `reviewer_papers.csv` or
+    /// OpenReview archives) with an author of the submission conflicts with it.
+    pub coauthors: Option<Coauthors>,
+}
+
+/// Which past papers make co-authors conflict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Coauthors {
+    /// Every past paper, whatever its year (or without one).
+    AnyYear,
+    /// Past papers of this year or later (papers without a year do not count).
+    Since(i32),
+}
+
+impl Coauthors {
+    fn counts(self, year: Option<i32>) -> bool {
+        match self {
+            Coauthors::AnyYear => true,
+            Coauthors::Since(y) => year.is_some_and(|x| x >= y),
+        }
+    }
+}
+
+impl std::fmt::Display for Coauthors {
+    /// `every year`, or `since 2021`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Coauthors::AnyYear => f.write_str("every year"),
+            Coauthors::Since(y) => write!(f, "since {y}"),
+        }
+    }
 }
 
 impl Default for ConflictOptions {
@@ -70,6 +101,7 @@ impl Default for ConflictOptions {
             institution_rule: true,
             domain_rule: true,
             forbid_bid: None,
+            coauthors: None,
         }
     }
 }
@@ -91,6 +123,19 @@ impl Reasons {
     pub const LOCKED: Reasons = Reasons(16);
     /// The reviewer's bid is at or below the forbidden level.
     pub const BID: Reasons = Reasons(32);
+    /// The reviewer wrote a past paper with an author of the submission.
+    pub const COAUTHOR: Reasons = Reasons(64);
+
+    /// Every reason with its name, in the order they are listed.
+    pub const NAMES: [(Reasons, &'static str); 7] = [
+        (Reasons::DECLARED, "declared"),
+        (Reasons::AUTHOR, "author"),
+        (Reasons::INSTITUTION, "same institution"),
+        (Reasons::DOMAIN, "same e-mail domain"),
+        (Reasons::LOCKED, "locked"),
+        (Reasons::BID, "bid"),
+        (Reasons::COAUTHOR, "co-author"),
+    ];
 
     /// Whether all of `other`'s reasons are in `self`.
     pub fn contains(self, other: Reasons) -> bool {
@@ -101,15 +146,7 @@ impl Reasons {
 impl std::fmt::Display for Reasons {
     /// The reasons in words, e.g. `author, same institution`.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let names = [
-            (Reasons::DECLARED, "declared"),
-            (Reasons::AUTHOR, "author"),
-            (Reasons::INSTITUTION, "same institution"),
-            (Reasons::DOMAIN, "same e-mail domain"),
-            (Reasons::LOCKED, "locked"),
-            (Reasons::BID, "bid"),
-        ];
-        let words: Vec<&str> = names
+        let words: Vec<&str> = Reasons::NAMES
             .iter()
             .filter(|(r, _)| self.contains(*r))
             .map(|&(_, n)| n)
@@ -132,6 +169,8 @@ pub struct Conflicts {
     reviewers: Vec<u32>,
     reasons: Vec<Reasons>,
     declared: FxHashMap<(u32, u32), String>,
+    /// For co-author conflicts: the past paper that shows it (title, year).
+    coauthored: FxHashMap<(u32, u32), (String, Option<i32>)>,
 }
 
 impl Conflicts {
@@ -238,7 +277,27 @@ impl Conflicts {
             let d = email_domain(&rev.email).map(org_domain).unwrap_or_default();
             parts.push(format!("same e-mail domain ({d})"));
         }
+        if why.contains(Reasons::COAUTHOR) {
+            match self.coauthored.get(&(p.0, r.0)) {
+                Some((title, Some(year))) => parts.push(format!("co-author: {title} ({year})")),
+                Some((title, None)) => parts.push(format!("co-author: {title}")),
+                None => parts.push("co-author".into()),
+            }
+        }
         parts.join("; ")
+    }
+
+    /// How many pairs have each reason (a pair with two reasons counts for both), by name.
+    pub fn count_by_reason(&self) -> std::collections::BTreeMap<&'static str, usize> {
+        let mut out = std::collections::BTreeMap::new();
+        for &why in &self.reasons {
+            for (r, name) in Reasons::NAMES {
+                if why.contains(r) {
+                    *out.entry(name).or_default() += 1;
+                }
+            }
+        }
+        out
     }
 }
 
@@ -351,13 +410,97 @@ pub fn find_conflicts(venue: &Venue, opts: &ConflictOptions) -> Conflicts {
         })
         .collect();
     pairs.extend(found.into_iter().flatten());
+    let coauthored = opts
+        .coauthors
+        .map_or_else(Vec::new, |rule| coauthor_pairs(venue, rule));
+    pairs.extend(
+        coauthored
+            .iter()
+            .map(|&(p, r, _, _)| (p, r, Reasons::COAUTHOR)),
+    );
     let mut c = Conflicts::from_pairs(n_papers, pairs);
     c.declared = venue
         .declared_conflicts
         .iter()
         .map(|d| ((d.paper.0, d.reviewer.0), d.reason.clone()))
         .collect();
+    // The evidence of each co-author conflict: its most recent past paper.
+    for (p, r, o, k) in coauthored {
+        let paper = &venue.reviewer_papers[o as usize][k as usize];
+        let slot = c.coauthored.entry((p, r));
+        let better = |old: &(String, Option<i32>)| paper.year > old.1;
+        match slot {
+            std::collections::hash_map::Entry::Occupied(mut e) => {
+                if better(e.get()) {
+                    e.insert((paper.title.clone(), paper.year));
+                }
+            }
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert((paper.title.clone(), paper.year));
+            }
+        }
+    }
     c
+}
+
+/// Co-authorship: `(paper, reviewer, owner, k)` for every reviewer who appears, with an author of
+/// the paper, on past paper `k` of reviewer `owner` that `rule` counts. Identifiers (reviewer
+/// ids, e-mails, profile ids) are compared without case; a paper's own authors are not their
+/// own co-authors (that is the author conflict).
+fn coauthor_pairs(venue: &Venue, rule: Coauthors) -> Vec<(u32, u32, u32, u32)> {
+    let key = |s: &str| s.trim().to_lowercase();
+    let mut who: FxHashMap<String, u32> = FxHashMap::default();
+    for (i, r) in venue.reviewers.iter().enumerate() {
+        for k in [key(&r.id), key(&r.email)] {
+            if !k.is_empty() {
+                who.entry(k).or_insert(i as u32);
+            }
+        }
+    }
+    // Past papers that count: owner, index, and the reviewers on it; indexed by author.
+    let mut pubs: Vec<(u32, u32, Vec<u32>)> = Vec::new();
+    let mut by_author: FxHashMap<String, Vec<usize>> = FxHashMap::default();
+    for (o, list) in venue.reviewer_papers.iter().enumerate() {
+        let owner = &venue.reviewers[o];
+        for (k, past) in list.iter().enumerate() {
+            if !rule.counts(past.year) {
+                continue;
+            }
+            let mut keys: Vec<String> = past.authors.iter().map(|a| key(a)).collect();
+            keys.extend([key(&owner.id), key(&owner.email)]);
+            keys.retain(|k| !k.is_empty());
+            keys.sort_unstable();
+            keys.dedup();
+            let mut members: Vec<u32> = keys.iter().filter_map(|k| who.get(k).copied()).collect();
+            members.push(o as u32);
+            members.sort_unstable();
+            members.dedup();
+            let ix = pubs.len();
+            pubs.push((o as u32, k as u32, members));
+            for k in keys {
+                by_author.entry(k).or_default().push(ix);
+            }
+        }
+    }
+    venue
+        .papers
+        .par_iter()
+        .enumerate()
+        .flat_map_iter(|(p, paper)| {
+            let mut out = Vec::new();
+            for a in &paper.authors {
+                let a = key(a);
+                let itself = who.get(&a).copied();
+                for &ix in by_author.get(&a).map_or(&[][..], Vec::as_slice) {
+                    let (o, k, ref members) = pubs[ix];
+                    for &m in members.iter().filter(|&&m| Some(m) != itself) {
+                        out.push((p as u32, m, o, k));
+                    }
+                }
+            }
+            out
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -432,7 +575,7 @@ mod tests {
             &ConflictOptions {
                 institution_rule: false,
                 domain_rule: false,
-                forbid_bid: None,
+                ..ConflictOptions::default()
             },
         );
         assert_eq!(c.len(), 3);

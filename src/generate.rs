@@ -38,6 +38,11 @@ pub enum Layout {
     /// `papers.csv` (titles and abstracts) + `reviewers.csv` + `reviewer_papers.csv` (20 past
     /// papers per reviewer), for text affinity.
     Text,
+    /// The `keywords` layout of a venue with reciprocal reviewing: most papers are written by
+    /// reviewers of their own area, and `reviewer_papers.csv` lists each reviewer's past papers
+    /// (a title in words of their topics) with co-authors (mostly reviewers of the same area)
+    /// and years.
+    Reciprocal,
 }
 
 /// What to generate.
@@ -252,119 +257,179 @@ pub fn write_venue(spec: &GenerateSpec, dir: &Path) -> Result<Vec<String>> {
                 "reviewer_papers.csv".into(),
             ])
         }
-        Layout::Keywords => {
-            let institutions = (spec.reviewers / 50).max(10);
-            let keyword = |t: usize, k: usize| format!("topic {t:03} method {k:02}");
-            const PER_TOPIC: usize = 12;
-            let pick_keywords =
-                |rng: &mut ChaCha8Rng, t: usize, n: usize, out: &mut Vec<String>| {
-                    let mut ks: Vec<usize> = (0..PER_TOPIC).collect();
-                    for i in 0..n.min(PER_TOPIC) {
-                        let j = rng.random_range(i..PER_TOPIC);
-                        ks.swap(i, j);
-                        out.push(keyword(t, ks[i]));
-                    }
-                };
-            let reviewer_inst: Vec<(usize, bool)> = (0..spec.reviewers)
-                .map(|r| {
-                    let mut rng = stream(spec.seed, 5, r);
-                    (rng.random_range(0..institutions), rng.random::<f64>() < 0.1)
-                })
-                .collect();
-            let max_load = spec.effective_max_load();
-            write_blocks(
-                dir,
-                "reviewers.csv",
-                "reviewer_id,name,email,institution,seniority,keywords,max_load\n",
-                spec.reviewers,
-                |r, buf| {
-                    let mut rng = stream(spec.seed, 6, r);
-                    let prof = reviewers[r];
-                    let mut kws = Vec::new();
-                    let (na, nb) = (rng.random_range(4..=10), rng.random_range(2..=4));
-                    pick_keywords(&mut rng, prof.a, na, &mut kws);
-                    pick_keywords(&mut rng, prof.b, nb, &mut kws);
-                    let (inst, webmail) = reviewer_inst[r];
-                    let domain = if webmail {
-                        "gmail.com".to_string()
-                    } else {
-                        format!("inst{inst}.edu")
-                    };
-                    // About a third of the reviewers are senior, from a stream of their own.
-                    let senior = stream(spec.seed, 12, r).random::<f64>() < 0.3;
-                    writeln!(
-                        buf,
-                        "r{r},Reviewer {r},r{r}@{domain},Institute {inst},{},{},{max_load}",
-                        if senior { "senior" } else { "junior" },
-                        kws.join(";")
-                    )
-                    .expect("writing to a Vec");
-                },
-            )?;
-            write_blocks(
-                dir,
-                "papers.csv",
-                "paper_id,title,keywords,authors,demand\n",
-                spec.papers,
-                |p, buf| {
-                    let mut rng = stream(spec.seed, 7, p);
-                    let prof = papers[p];
-                    let mut kws = Vec::new();
-                    let na = rng.random_range(3..=6);
-                    pick_keywords(&mut rng, prof.a, na, &mut kws);
-                    if rng.random::<f64>() < 0.7 {
-                        pick_keywords(&mut rng, prof.b, 1, &mut kws);
-                    }
-                    if rng.random::<f64>() < 0.2 {
-                        let t = rng.random_range(0..topics);
-                        pick_keywords(&mut rng, t, 1, &mut kws);
-                    }
-                    let n_auth = rng.random_range(2..=4);
-                    let authors: Vec<String> = (0..n_auth)
-                        .map(|j| {
-                            if rng.random::<f64>() < 0.3 {
-                                format!("r{}", rng.random_range(0..spec.reviewers))
-                            } else {
-                                // Half of the authors' institutions have no reviewers.
-                                format!(
-                                    "a{p}.{j}@inst{}.edu",
-                                    rng.random_range(0..2 * institutions)
-                                )
-                            }
-                        })
-                        .collect();
-                    writeln!(
-                        buf,
-                        "p{p},Synthetic study {p} of {},{},{},{}",
-                        kws[0],
-                        kws.join(";"),
-                        authors.join(";"),
-                        spec.demand
-                    )
-                    .expect("writing to a Vec");
-                },
-            )?;
-            write_blocks(
-                dir,
-                "conflicts.csv",
-                "paper_id,reviewer_id,reason\n",
-                spec.papers,
-                |p, buf| {
-                    let mut rng = stream(spec.seed, 8, p);
-                    if rng.random::<f64>() < 0.05 {
-                        let r = rng.random_range(0..spec.reviewers);
-                        writeln!(buf, "p{p},r{r},declared by the authors")
-                            .expect("writing to a Vec");
-                    }
-                },
-            )?;
-            Ok(vec![
-                "papers.csv".into(),
-                "reviewers.csv".into(),
-                "conflicts.csv".into(),
-            ])
+        Layout::Keywords | Layout::Reciprocal => {
+            write_keyword_venue(spec, dir, &papers, &reviewers, topics)
         }
     }
+}
+
+/// The `keywords` and `reciprocal` layouts.
+fn write_keyword_venue(
+    spec: &GenerateSpec,
+    dir: &Path,
+    papers: &[Profile],
+    reviewers: &[Profile],
+    topics: usize,
+) -> Result<Vec<String>> {
+    let reciprocal = spec.layout == Layout::Reciprocal;
+    let institutions = (spec.reviewers / 50).max(10);
+    let keyword = |t: usize, k: usize| format!("topic {t:03} method {k:02}");
+    const PER_TOPIC: usize = 12;
+    let pick_keywords = |rng: &mut ChaCha8Rng, t: usize, n: usize, out: &mut Vec<String>| {
+        let mut ks: Vec<usize> = (0..PER_TOPIC).collect();
+        for i in 0..n.min(PER_TOPIC) {
+            let j = rng.random_range(i..PER_TOPIC);
+            ks.swap(i, j);
+            out.push(keyword(t, ks[i]));
+        }
+    };
+    let reviewer_inst: Vec<(usize, bool)> = (0..spec.reviewers)
+        .map(|r| {
+            let mut rng = stream(spec.seed, 5, r);
+            (rng.random_range(0..institutions), rng.random::<f64>() < 0.1)
+        })
+        .collect();
+    let max_load = spec.effective_max_load();
+    let email_domain = |r: usize| {
+        let (inst, webmail) = reviewer_inst[r];
+        if webmail {
+            "gmail.com".to_string()
+        } else {
+            format!("inst{inst}.edu")
+        }
+    };
+    let reviewer_email = |r: usize| format!("r{r}@{}", email_domain(r));
+    // Reviewers by primary topic, for authors of the same area.
+    let mut by_topic: Vec<Vec<usize>> = vec![Vec::new(); topics];
+    for (r, prof) in reviewers.iter().enumerate() {
+        by_topic[prof.a].push(r);
+    }
+    let same_area = |rng: &mut ChaCha8Rng, t: usize| -> usize {
+        let list = &by_topic[t];
+        if list.is_empty() {
+            rng.random_range(0..spec.reviewers)
+        } else {
+            list[rng.random_range(0..list.len())]
+        }
+    };
+    write_blocks(
+        dir,
+        "reviewers.csv",
+        "reviewer_id,name,email,institution,seniority,keywords,max_load\n",
+        spec.reviewers,
+        |r, buf| {
+            let mut rng = stream(spec.seed, 6, r);
+            let prof = reviewers[r];
+            let mut kws = Vec::new();
+            let (na, nb) = (rng.random_range(4..=10), rng.random_range(2..=4));
+            pick_keywords(&mut rng, prof.a, na, &mut kws);
+            pick_keywords(&mut rng, prof.b, nb, &mut kws);
+            let inst = reviewer_inst[r].0;
+            let domain = email_domain(r);
+            // About a third of the reviewers are senior, from a stream of their own.
+            let senior = stream(spec.seed, 12, r).random::<f64>() < 0.3;
+            writeln!(
+                buf,
+                "r{r},Reviewer {r},r{r}@{domain},Institute {inst},{},{},{max_load}",
+                if senior { "senior" } else { "junior" },
+                kws.join(";")
+            )
+            .expect("writing to a Vec");
+        },
+    )?;
+    write_blocks(
+        dir,
+        "papers.csv",
+        "paper_id,title,keywords,authors,demand\n",
+        spec.papers,
+        |p, buf| {
+            let mut rng = stream(spec.seed, 7, p);
+            let prof = papers[p];
+            let mut kws = Vec::new();
+            let na = rng.random_range(3..=6);
+            pick_keywords(&mut rng, prof.a, na, &mut kws);
+            if rng.random::<f64>() < 0.7 {
+                pick_keywords(&mut rng, prof.b, 1, &mut kws);
+            }
+            if rng.random::<f64>() < 0.2 {
+                let t = rng.random_range(0..topics);
+                pick_keywords(&mut rng, t, 1, &mut kws);
+            }
+            let n_auth = rng.random_range(2..=4);
+            let authors: Vec<String> = (0..n_auth)
+                .map(|j| {
+                    if reciprocal && (j == 0 || rng.random::<f64>() < 0.5) {
+                        // A reviewer of the paper's area, by e-mail or by id.
+                        let r = same_area(&mut rng, prof.a);
+                        if rng.random::<bool>() {
+                            format!("r{r}")
+                        } else {
+                            reviewer_email(r)
+                        }
+                    } else if rng.random::<f64>() < 0.3 {
+                        format!("r{}", rng.random_range(0..spec.reviewers))
+                    } else {
+                        // Half of the authors' institutions have no reviewers.
+                        format!("a{p}.{j}@inst{}.edu", rng.random_range(0..2 * institutions))
+                    }
+                })
+                .collect();
+            writeln!(
+                buf,
+                "p{p},Synthetic study {p} of {},{},{},{}",
+                kws[0],
+                kws.join(";"),
+                authors.join(";"),
+                spec.demand
+            )
+            .expect("writing to a Vec");
+        },
+    )?;
+    write_blocks(
+        dir,
+        "conflicts.csv",
+        "paper_id,reviewer_id,reason\n",
+        spec.papers,
+        |p, buf| {
+            let mut rng = stream(spec.seed, 8, p);
+            if rng.random::<f64>() < 0.05 {
+                let r = rng.random_range(0..spec.reviewers);
+                writeln!(buf, "p{p},r{r},declared by the authors").expect("writing to a Vec");
+            }
+        },
+    )?;
+    let mut files = vec![
+        "papers.csv".to_string(),
+        "reviewers.csv".to_string(),
+        "conflicts.csv".to_string(),
+    ];
+    if reciprocal {
+        write_blocks(
+            dir,
+            "reviewer_papers.csv",
+            "reviewer_id,title,authors,year\n",
+            spec.reviewers,
+            |r, buf| {
+                let mut rng = stream(spec.seed, 13, r);
+                for k in 0..8 {
+                    let title = text(&mut rng, reviewers[r], 8);
+                    let mut authors = vec![reviewer_email(r)];
+                    for j in 0..rng.random_range(1..=3) {
+                        authors.push(if rng.random::<f64>() < 0.6 {
+                            format!("r{}", same_area(&mut rng, reviewers[r].a))
+                        } else {
+                            format!("x{r}.{k}.{j}@inst{}.edu", rng.random_range(0..institutions))
+                        });
+                    }
+                    let year = rng.random_range(2012..=2025);
+                    writeln!(buf, "r{r},{title},{},{year}", authors.join(";"))
+                        .expect("writing to a Vec");
+                }
+            },
+        )?;
+        files.push("reviewer_papers.csv".into());
+    }
+    Ok(files)
 }
 
 /// Words of a synthetic text: topic words (200 per topic, Zipf-like) mixed with common words.

@@ -171,13 +171,19 @@ impl BidLevel {
     }
 }
 
-/// A reviewer's past paper, for text affinity.
+/// A reviewer's past paper: its text for text affinity, its authors and year for co-authorship
+/// conflicts.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Publication {
     /// Title.
     pub title: String,
     /// Abstract (may be empty).
     pub abstract_text: String,
+    /// Its authors' identifiers (e-mails, reviewer ids or OpenReview profile ids), as given;
+    /// the reviewer whose paper it is need not be listed.
+    pub authors: Vec<String>,
+    /// Year of publication, when known.
+    pub year: Option<i32>,
 }
 
 /// One reviewer's bid on one paper.

@@ -703,7 +703,7 @@ mod tests {
             .iter()
             .map(|t| Publication {
                 title: t.to_string(),
-                abstract_text: String::new(),
+                ..Publication::default()
             })
             .collect()
     }

@@ -6,7 +6,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use papermatch::AssignOptions;
 use papermatch::affinity::{AffinityOptions, BidWeights, KeywordMeasure, ProfileAffinity};
-use papermatch::conflicts::ConflictOptions;
+use papermatch::conflicts::{Coauthors, ConflictOptions};
 use papermatch::generate::{GenerateSpec, Layout};
 use papermatch::io::{ReadOptions, VenueFiles};
 use papermatch::model::BidLevel;
@@ -131,6 +131,9 @@ pub enum LayoutArg {
     Keywords,
     /// papers.csv with titles and abstracts, reviewers.csv, reviewer_papers.csv (20 each).
     Text,
+    /// The keywords layout with reciprocal reviewing: papers mostly written by reviewers of
+    /// their area, and reviewer_papers.csv with co-authors and years.
+    Reciprocal,
 }
 
 /// Where the venue is and how to read it.
@@ -210,9 +213,28 @@ pub struct VenueArgs {
     /// Do not treat a shared institution with an author as a conflict.
     #[arg(long)]
     pub no_institution_conflicts: bool,
+    /// Co-authorship conflicts: a reviewer who wrote a past paper (reviewer_papers.csv with an
+    /// `authors` column, or OpenReview archives) with an author of the submission, from YEAR on
+    /// (without YEAR: every year, papers without a year included).
+    #[arg(long, value_name = "YEAR", num_args = 0..=1, default_missing_value = "any")]
+    pub coauthor_since: Option<String>,
 }
 
 impl VenueArgs {
+    /// The co-authorship rule `--coauthor-since` asks for.
+    pub fn coauthors(&self) -> anyhow::Result<Option<Coauthors>> {
+        Ok(match self.coauthor_since.as_deref() {
+            None => None,
+            Some("any") => Some(Coauthors::AnyYear),
+            Some(y) => Some(Coauthors::Since(y.trim().parse().map_err(|_| {
+                papermatch::Error::Options(format!(
+                    "--coauthor-since: `{y}` is not a year (write it like 2021, or give the flag \
+                     alone for every year)"
+                ))
+            })?)),
+        })
+    }
+
     pub fn files(&self) -> anyhow::Result<VenueFiles> {
         let mut files = match &self.venue {
             Some(dir) => VenueFiles::from_dir(dir)?,
@@ -302,6 +324,7 @@ impl VenueArgs {
                         })
                     })
                     .transpose()?,
+                coauthors: self.coauthors()?,
             },
             solve: SolveOptions::default(),
         })
@@ -705,6 +728,7 @@ impl GenerateArgs {
                 LayoutArg::Scores => Layout::Scores,
                 LayoutArg::Keywords => Layout::Keywords,
                 LayoutArg::Text => Layout::Text,
+                LayoutArg::Reciprocal => Layout::Reciprocal,
             },
             demand: self.demand,
             max_load: self.max_load,

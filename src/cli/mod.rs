@@ -147,6 +147,7 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
             }
             let mut summary = papermatch::report::summarize_outcome(&problem, &req, &outcome);
             summary.bids = evaluate::bid_counts(&instance.venue, &outcome.assignment);
+            summary.coauthor_rule = a.venue.coauthors()?.map(|c| c.to_string());
             if let Some(path) = &a.summary {
                 write_summary(path, &summary)?;
             }
@@ -272,6 +273,7 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
             }
             let mut summary = papermatch::report::summarize(&problem, &r.assignment);
             summary.bids = evaluate::bid_counts(venue, &r.assignment);
+            summary.coauthor_rule = x.venue.coauthors()?.map(|c| c.to_string());
             if let Some(path) = &x.summary {
                 write_summary(path, &summary)?;
             }

@@ -237,6 +237,13 @@ pub struct Expertise {
 struct Note {
     #[serde(default)]
     content: Content,
+    /// Publication and creation dates, in milliseconds since 1970.
+    #[serde(default)]
+    pdate: Option<f64>,
+    #[serde(default)]
+    cdate: Option<f64>,
+    #[serde(default)]
+    year: Year,
 }
 
 #[derive(Deserialize, Default)]
@@ -245,6 +252,91 @@ struct Content {
     title: Field,
     #[serde(default, rename = "abstract")]
     abstract_text: Field,
+    #[serde(default)]
+    authorids: List,
+    #[serde(default)]
+    authors: List,
+    #[serde(default)]
+    year: Year,
+}
+
+impl Note {
+    /// The authors' identifiers (`authorids`, else `authors`).
+    fn authors(&mut self) -> Vec<String> {
+        let ids = std::mem::take(&mut self.content.authorids).items();
+        if ids.is_empty() {
+            std::mem::take(&mut self.content.authors).items()
+        } else {
+            ids
+        }
+    }
+
+    /// The year: `content.year` or `year`, else the year of `pdate`, else of `cdate`.
+    fn year(&self) -> Option<i32> {
+        self.content
+            .year
+            .value()
+            .or(self.year.value())
+            .or_else(|| self.pdate.map(year_of_millis))
+            .or_else(|| self.cdate.map(year_of_millis))
+    }
+}
+
+/// The calendar year (UTC) of a time in milliseconds since 1970 (Hinnant's civil-from-days).
+fn year_of_millis(ms: f64) -> i32 {
+    let days = (ms / 86_400_000.0).floor() as i64 + 719_468;
+    let era = days.div_euclid(146_097);
+    let doe = days - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(month <= 2)) as i32
+}
+
+/// A list of strings, plain or wrapped as `{"value": […]}`.
+#[derive(Deserialize, Default)]
+#[serde(untagged)]
+enum List {
+    Plain(Vec<String>),
+    Wrapped {
+        value: Vec<String>,
+    },
+    #[default]
+    Missing,
+}
+
+impl List {
+    fn items(self) -> Vec<String> {
+        match self {
+            List::Plain(v) | List::Wrapped { value: v } => v,
+            List::Missing => Vec::new(),
+        }
+    }
+}
+
+/// A year: a number or a string, plain or wrapped as `{"value": …}`.
+#[derive(Deserialize, Default)]
+#[serde(untagged)]
+enum Year {
+    Number(f64),
+    Text(String),
+    Wrapped {
+        value: Box<Year>,
+    },
+    #[default]
+    Missing,
+}
+
+impl Year {
+    fn value(&self) -> Option<i32> {
+        match self {
+            Year::Number(y) => Some(*y as i32),
+            Year::Text(s) => s.trim().parse().ok(),
+            Year::Wrapped { value } => value.value(),
+            Year::Missing => None,
+        }
+    }
 }
 
 /// A text field, plain or wrapped as `{"value": …}`.
@@ -309,10 +401,11 @@ impl Expertise {
                 .at_line(e.line() as u64)
                 .hint("expected {\"paper_id\": {\"id\": ..., \"content\": {\"title\": ..., \"abstract\": ...}}, ...}")
         })?;
-        for (id, note) in notes {
+        for (id, mut note) in notes {
             papers.intern(&id);
             venue.papers.push(crate::model::Paper {
                 id,
+                authors: note.authors(),
                 title: note.content.title.text(),
                 abstract_text: note.content.abstract_text.text(),
                 demand: opts.default_demand,
@@ -332,7 +425,7 @@ impl Expertise {
                 if line.trim_ascii().is_empty() {
                     continue;
                 }
-                let note: Note = serde_json::from_slice(line).map_err(|e| {
+                let mut note: Note = serde_json::from_slice(line).map_err(|e| {
                     InputError::file(
                         src.name.clone(),
                         format!("not an OpenReview archive line: {e}"),
@@ -340,9 +433,12 @@ impl Expertise {
                     .at_line(k as u64 + 1)
                     .hint("each line must be a JSON object with content.title and content.abstract")
                 })?;
+                let (authors, year) = (note.authors(), note.year());
                 pubs.push(crate::model::Publication {
                     title: note.content.title.text(),
                     abstract_text: note.content.abstract_text.text(),
+                    authors,
+                    year,
                 });
             }
             venue.reviewer_papers.push(pubs);

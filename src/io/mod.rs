@@ -676,9 +676,20 @@ fn read_reviewer_papers(src: &Source, reviewers: &mut Interner, venue: &mut Venu
             "reviewer",
             "reviewers.csv",
         )?;
+        let year = match row.text("year")? {
+            "" => None,
+            y => Some(y.parse::<i32>().map_err(|_| {
+                row.error("year", format!("`{y}` is not a year"))
+                    .hint("write the year of publication as a number, like 2023, or leave it empty")
+            })?),
+        };
         venue.reviewer_papers[r as usize].push(Publication {
             title: row.text("title")?.to_string(),
             abstract_text: row.text("abstract")?.to_string(),
+            authors: split_list(row.text("authors")?)
+                .map(str::to_string)
+                .collect(),
+            year,
         });
     }
     Ok(())

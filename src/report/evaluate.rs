@@ -175,9 +175,20 @@ pub fn evaluate(
     a: &Assignment,
     opts: &EvaluateOptions,
 ) -> Evaluation {
+    // A conflict is listed with its reasons (co-authorship with the paper that shows it).
     let violations: Vec<String> = verify::check_constraints(pb, a)
         .iter()
-        .map(|v| v.describe(pb))
+        .map(|v| match *v {
+            verify::Violation::Conflict { paper, reviewer } if paper < venue.papers.len() => {
+                let why = pb.conflicts.describe(
+                    venue,
+                    crate::model::PaperIdx(paper as u32),
+                    crate::model::ReviewerIdx(reviewer as u32),
+                );
+                format!("{} ({why})", v.describe(pb))
+            }
+            _ => v.describe(pb),
+        })
         .collect();
     let totals = a.paper_totals(pb.affinity);
     let total: i64 = totals.iter().sum();

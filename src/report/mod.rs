@@ -48,6 +48,13 @@ pub struct Summary {
     pub pairs: usize,
     /// Conflicting pairs excluded.
     pub conflicts: usize,
+    /// Conflicting pairs by reason (`declared`, `author`, `same institution`, `same e-mail
+    /// domain`, `bid`, `co-author`); a pair with two reasons counts for both.
+    pub conflicts_by_reason: std::collections::BTreeMap<String, usize>,
+    /// Which past papers the co-authorship rule counted (`every year`, `since 2021`), when it
+    /// was on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub coauthor_rule: Option<String>,
     /// Total affinity of the assignment.
     pub total_affinity: f64,
     /// Total affinity as the exact decimal string (six decimals).
@@ -241,6 +248,14 @@ pub fn summarize(pb: &Problem<'_>, a: &Assignment) -> Summary {
         reviewers: pb.n_reviewers(),
         pairs,
         conflicts: pb.conflicts.len(),
+        conflicts_by_reason: pb
+            .conflicts
+            .count_by_reason()
+            .into_iter()
+            .filter(|&(name, _)| name != "locked")
+            .map(|(name, n)| (name.to_string(), n))
+            .collect(),
+        coauthor_rule: None,
         total_affinity: units_to_score(total),
         total_affinity_exact: format_units(total),
         mean_pair_affinity: if pairs == 0 {
@@ -345,7 +360,7 @@ impl Summary {
             "papers {}  reviewers {}  pairs {}  conflicts excluded {}\n\
              total affinity {}  mean per pair {:.4}  mean per paper {:.4}\n\
              worst paper {} with {:.4}  (p10 {:.4}, median {:.4}, p90 {:.4})\n\
-             reviewer loads (load:count) {loads}\n",
+             reviewer loads (load:count) {loads}\n{}",
             self.papers,
             self.reviewers,
             self.pairs,
@@ -358,6 +373,23 @@ impl Summary {
             self.paper_scores.p10,
             self.paper_scores.p50,
             self.paper_scores.p90,
+            if self.conflicts_by_reason.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "conflicts by reason: {}{}\n",
+                    self.conflicts_by_reason
+                        .iter()
+                        .map(|(k, n)| format!("{k} {n}"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    self.coauthor_rule
+                        .as_ref()
+                        .map_or(String::new(), |r| format!(
+                            " (co-authors: past papers of {r})"
+                        ))
+                )
+            },
         );
         if let Some(r) = &self.randomized {
             s.push_str(&format!(
