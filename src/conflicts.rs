@@ -125,9 +125,11 @@ impl Reasons {
     pub const BID: Reasons = Reasons(32);
     /// The reviewer wrote a past paper with an author of the submission.
     pub const COAUTHOR: Reasons = Reasons(64);
+    /// Taken out to break a review cycle (used inside the solver, never reported).
+    pub const CYCLE: Reasons = Reasons(128);
 
     /// Every reason with its name, in the order they are listed.
-    pub const NAMES: [(Reasons, &'static str); 7] = [
+    pub const NAMES: [(Reasons, &'static str); 8] = [
         (Reasons::DECLARED, "declared"),
         (Reasons::AUTHOR, "author"),
         (Reasons::INSTITUTION, "same institution"),
@@ -135,6 +137,7 @@ impl Reasons {
         (Reasons::LOCKED, "locked"),
         (Reasons::BID, "bid"),
         (Reasons::COAUTHOR, "co-author"),
+        (Reasons::CYCLE, "review cycle"),
     ];
 
     /// Whether all of `other`'s reasons are in `self`.

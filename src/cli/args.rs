@@ -408,9 +408,25 @@ pub struct RuleArgs {
     /// Score lost per rule violation under --soft (1.0 = one perfectly matched reviewer).
     #[arg(long, default_value_t = 1.0, value_name = "W")]
     pub rule_penalty: f64,
+    /// No review cycle of length up to L (2: no two reviewers review each other's papers; 3:
+    /// no three in a ring), among reviewers who are authors (their id or e-mail in a paper's
+    /// authors).
+    #[arg(long, value_name = "L")]
+    pub no_review_cycles: Option<usize>,
 }
 
 impl RuleArgs {
+    /// The cycle rule `--no-review-cycles` asks for, for `venue`.
+    pub fn cycle_rule(
+        &self,
+        venue: &papermatch::model::Venue,
+    ) -> anyhow::Result<Option<papermatch::solve::cycles::CycleRule>> {
+        Ok(match self.no_review_cycles {
+            Some(l) => Some(papermatch::solve::cycles::CycleRule::from_venue(venue, l)?),
+            None => None,
+        })
+    }
+
     /// The composition rules and their options; `None` without rules.
     pub fn rules(&self) -> anyhow::Result<Option<(Vec<Rule>, RuleOptions)>> {
         // Each occurrence is `COUNT ATTR=VALUE` or `COUNT per ATTR`; clap hands over the words
@@ -543,6 +559,7 @@ impl AssignArgs {
             fair: self.fair_options()?,
             rules,
             randomized,
+            cycles: self.rule.cycle_rule(venue)?,
             solve: self.solve_options(progress),
         })
     }

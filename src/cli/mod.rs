@@ -263,6 +263,7 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
             let problem = instance.problem();
             let req = papermatch::solve::Requirements {
                 rules: x.rule.rule_set(venue, 0)?,
+                cycles: x.rule.cycle_rule(venue)?,
                 solve: optimum_solve_options(cli),
                 ..Default::default()
             };

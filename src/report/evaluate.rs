@@ -166,6 +166,18 @@ pub struct Evaluation {
     pub gap_percent: Option<f64>,
     /// Why the optimum is missing (not requested, infeasible venue, …).
     pub optimum_note: Option<String>,
+    /// Review cycles among reviewers who are authors: unordered pairs that review each other's
+    /// papers, and directed three-reviewer cycles; absent when no author is a reviewer.
+    pub review_cycles: Option<ReviewCycles>,
+}
+
+/// Short review cycles of an assignment (see [`crate::solve::cycles`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ReviewCycles {
+    /// Unordered reviewer pairs `{a, b}` where each reviews a paper the other wrote.
+    pub two: usize,
+    /// Directed cycles `a → b → c → a` of three reviewers.
+    pub three: usize,
 }
 
 /// Evaluates `a` on the problem `pb` of `venue`.
@@ -248,6 +260,16 @@ pub fn evaluate(
         gap,
         gap_percent,
         optimum_note: note,
+        review_cycles: {
+            let authors = crate::solve::cycles::authors_among_reviewers(venue);
+            authors.iter().any(|v| !v.is_empty()).then(|| {
+                let c = crate::solve::cycles::find_cycles(a, &authors, 3);
+                ReviewCycles {
+                    two: c.two.len(),
+                    three: c.three.len(),
+                }
+            })
+        },
     }
 }
 
@@ -307,6 +329,12 @@ impl Evaluation {
                     .join(" "),
             ),
         ];
+        if let Some(c) = &self.review_cycles {
+            rows.push((
+                "review cycles",
+                format!("{} mutual pairs, {} three-reviewer rings", c.two, c.three),
+            ));
+        }
         if let Some(b) = &self.bids {
             let text = b
                 .iter()

@@ -75,6 +75,9 @@ pub struct Summary {
     pub fair: Option<FairFigures>,
     /// For composition rules: how they were solved and how they hold.
     pub rules: Option<RulesFigures>,
+    /// For `--no-review-cycles`: what the rule cost and did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cycles: Option<CycleSummary>,
     /// The solver used.
     pub solver: String,
     /// Whether the result is proven optimal (certificate checked over every eligible pair).
@@ -89,6 +92,35 @@ pub struct Summary {
     pub solve_seconds: f64,
     /// Of which: choosing candidates, min-cost flow, pricing; then the final check.
     pub stage_seconds: StageSeconds,
+}
+
+/// Figures of the cycle rule (`--no-review-cycles`).
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct CycleSummary {
+    /// The longest cycle forbidden (2 or 3).
+    pub length: usize,
+    /// Mutual reviewer pairs in the optimum without the rule.
+    pub initial_two_cycles: usize,
+    /// Three-reviewer rings in the optimum without the rule (counted when `length` is 3).
+    pub initial_three_cycles: usize,
+    /// Cycles left (always 0: checked).
+    pub left: usize,
+    /// Solves made.
+    pub solves: usize,
+    /// Reviewer-to-reviewer edges forbidden, and the pairs they take out.
+    pub forbidden_edges: usize,
+    /// Pairs taken out.
+    pub forbidden_pairs: usize,
+    /// Total affinity of the assignment.
+    pub total: f64,
+    /// The optimum without the rule: a proven upper bound.
+    pub bound: f64,
+    /// What the rule costs, in percent of the optimum without it.
+    pub loss_percent: f64,
+    /// A proven upper bound with the rule (Lagrangian, over the cycles found).
+    pub bound_with_rule: f64,
+    /// `bound_with_rule − total`: how far from optimal under the rule the total may be.
+    pub gap: f64,
 }
 
 /// Figures of a randomized assignment.
@@ -270,6 +302,7 @@ pub fn summarize(pb: &Problem<'_>, a: &Assignment) -> Summary {
         randomized: None,
         fair: None,
         rules: None,
+        cycles: None,
         solver: String::new(),
         optimal: false,
         candidate_pairs: 0,
@@ -310,6 +343,24 @@ pub fn summarize_outcome(pb: &Problem<'_>, req: &Requirements, outcome: &Outcome
     if let (Some(set), Some(s)) = (&req.rules, &outcome.rules) {
         summary.rules = Some(RulesFigures::of(&set.rules, s, set.options.soft));
     }
+    summary.cycles = outcome.cycles.as_ref().map(|c| CycleSummary {
+        length: c.length,
+        initial_two_cycles: c.initial.0,
+        initial_three_cycles: c.initial.1,
+        left: 0,
+        solves: c.solves,
+        forbidden_edges: c.forbidden_edges,
+        forbidden_pairs: c.forbidden_pairs,
+        total: units_to_score(outcome.objective),
+        bound: units_to_score(c.bound_without_rule),
+        bound_with_rule: units_to_score(c.bound_with_rule),
+        gap: units_to_score(c.bound_with_rule - outcome.objective),
+        loss_percent: if c.bound_without_rule > 0 {
+            100.0 * (c.bound_without_rule - outcome.objective) as f64 / c.bound_without_rule as f64
+        } else {
+            0.0
+        },
+    });
     summary.randomized = outcome.randomized.as_ref().map(|r| RandomizedFigures {
         seed: r.seed,
         expected_affinity: r.marginals.expected_affinity(),
@@ -402,6 +453,22 @@ impl Summary {
                     b - w
                 ));
             }
+        }
+        if let Some(c) = &self.cycles {
+            s.push_str(&format!(
+                "review cycles up to length {}: {} mutual pairs and {} three-reviewer rings in the optimum without the rule, none left; {} solves, {} edges forbidden ({} pairs); total {:.6}, {:.3} % below the optimum without the rule {:.6}; proven bound with the rule {:.6} (gap {:.6})\n",
+                c.length,
+                c.initial_two_cycles,
+                c.initial_three_cycles,
+                c.solves,
+                c.forbidden_edges,
+                c.forbidden_pairs,
+                c.total,
+                c.loss_percent,
+                c.bound,
+                c.bound_with_rule,
+                c.gap
+            ));
         }
         if let Some(f) = &self.fair {
             for (k, r) in f.rounds.iter().enumerate() {

@@ -16,6 +16,7 @@
 //! optimality certificate: node potentials under which no pair, assigned or not, could improve
 //! the total ([`verify`]). An infeasible instance gets a [`Diagnosis`].
 
+pub mod cycles;
 pub mod diagnose;
 pub(crate) mod engine;
 pub mod fair;

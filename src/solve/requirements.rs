@@ -26,6 +26,7 @@
 //! # Ok::<(), papermatch::Error>(())
 //! ```
 
+use super::cycles::{self, CycleFigures, CycleRule};
 use super::fair::{self, FairOptions, FairSolution, Objective};
 use super::randomized::{self, ProbabilityCaps, RandomizedSolution};
 use super::rules::{self, Group, Rule, RuleOptions, RulesSolution};
@@ -42,6 +43,8 @@ pub struct Requirements {
     pub rules: Option<RuleSet>,
     /// Draw the assignment at random under probability caps instead of taking one optimum.
     pub randomized: Option<Randomization>,
+    /// No review cycle up to a length among reviewers who are authors.
+    pub cycles: Option<CycleRule>,
     /// Which solver and its settings.
     pub solve: SolveOptions,
 }
@@ -93,6 +96,8 @@ pub struct Outcome {
     pub rules: Option<RulesSolution>,
     /// The marginals and the deterministic optimum of a randomized run.
     pub randomized: Option<RandomizedSolution>,
+    /// What the cycle rule did, when asked for.
+    pub cycles: Option<CycleFigures>,
 }
 
 impl Outcome {
@@ -114,6 +119,7 @@ impl Outcome {
             fair: Some(s),
             rules,
             randomized: None,
+            cycles: None,
         }
     }
 
@@ -140,6 +146,7 @@ impl Outcome {
             fair: None,
             rules,
             randomized: Some(s),
+            cycles: None,
         }
     }
 
@@ -155,6 +162,7 @@ impl Outcome {
             fair: None,
             rules: None,
             randomized: None,
+            cycles: None,
         }
     }
 }
@@ -177,6 +185,15 @@ impl Outcome {
 ///   [`randomized::assign_randomized_with_rules`] (crossing groups or soft rules are refused
 ///   with the reason).
 pub fn assign(problem: &Problem<'_>, req: &Requirements) -> Result<Outcome> {
+    if let Some(rule) = &req.cycles {
+        let inner = Requirements {
+            cycles: None,
+            ..req.clone()
+        };
+        let (mut outcome, figures) = cycles::assign_without_cycles(problem, &inner, rule)?;
+        outcome.cycles = Some(figures);
+        return Ok(outcome);
+    }
     let fair = req
         .fair
         .as_ref()
@@ -196,6 +213,7 @@ pub fn assign(problem: &Problem<'_>, req: &Requirements) -> Result<Outcome> {
                 fair: None,
                 rules: Some(s),
                 randomized: None,
+                cycles: None,
             })
         }
         (None, Some(f), Some(set)) => {

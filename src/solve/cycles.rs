@@ -1,0 +1,690 @@
+//! No short review cycles: when authors review, reviewer `a` "reviews" reviewer `b` when `a`
+//! is assigned a paper that `b` wrote. A cycle `a → b → a` (two reviewers who review each
+//! other's papers) or `a → b → c → a` is how collusion rings work (Boehmer, Bredereck,
+//! Nichterlein, AAAI 2022), and a max-affinity assignment, which pairs up reviewers of one area,
+//! has many.
+//!
+//! Forbidding every cycle up to length `L` is NP-hard in general; [`assign_without_cycles`]
+//! treats the cycles as lazy constraints. A cycle is broken when one of its edges goes, and the
+//! exact linear form of "not every edge" is one constraint per choice of a paper for each edge:
+//! `x_pa + x_qb ≤ 1` for a mutual pair (`p` written by `b`, `q` by `a`), and the three pairs of a
+//! ring summing to at most 2.
+//! - **Small instances** (plain objective, at most [`super::fair::MILP_PAIRS`] eligible pairs):
+//!   the integer program through good_lp, re-solved with the constraints of every cycle found
+//!   until none is left: exact.
+//! - **Otherwise, plain objective**: Lagrangian relaxation on the engine. Each constraint of a
+//!   cycle found so far carries a multiplier, subtracted from the scores of its pairs; each round
+//!   solves the penalised flow exactly, adds the new cycles' constraints, and moves every
+//!   multiplier by its constraint's excess (subgradient steps). The flow itself then decides
+//!   which side of a cycle is cheaper to give up. Since the cycles found are a relaxation of the
+//!   rule and their constraints are exact, every such round's penalised optimum is a **proven
+//!   upper bound** on the rule's optimum (the least one is reported). After a few rounds, the
+//!   cycles left are broken by bans: for each, the edge (every pair putting `a` on a paper of
+//!   `b`) of least estimated loss per cycle broken (its score less the best score of a reviewer
+//!   with room, plus its penalty), re-solved with the penalties kept, until none is left; bans
+//!   that would leave no assignment are backed off and tried one edge at a time.
+//! - **Other objectives** (fair, rules): the requirements' own method, re-run with bans only.
+//!
+//! The result has no cycle up to `L` (checked). Randomized assignment is refused: forbidding the
+//! cycles of one draw and drawing again breaks what the caps promise.
+
+use rustc_hash::{FxHashMap, FxHashSet};
+
+use super::{Assignment, Outcome, Problem, Requirements};
+use crate::conflicts::{Conflicts, Reasons};
+use crate::error::{Error, Result};
+use crate::model::Venue;
+
+/// The cycle rule: no review cycle of length `length` or less (2 or 3).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct CycleRule {
+    /// The longest cycle forbidden: 2 (mutual reviewing) or 3.
+    pub length: usize,
+    /// For each paper, the reviewers who wrote it (increasing).
+    pub authors: Vec<Vec<u32>>,
+}
+
+impl CycleRule {
+    /// The rule for `venue`: a reviewer wrote a paper when their id or e-mail (without case) is
+    /// among its authors.
+    pub fn from_venue(venue: &Venue, length: usize) -> Result<CycleRule> {
+        if !(2..=3).contains(&length) {
+            return Err(Error::Options(format!(
+                "--no-review-cycles {length}: the rule covers cycles of length 2 or 3"
+            )));
+        }
+        Ok(CycleRule {
+            length,
+            authors: authors_among_reviewers(venue),
+        })
+    }
+}
+
+/// For each paper, the reviewers among its authors (by id or e-mail, without case).
+pub fn authors_among_reviewers(venue: &Venue) -> Vec<Vec<u32>> {
+    let mut who: FxHashMap<String, u32> = FxHashMap::default();
+    for (i, r) in venue.reviewers.iter().enumerate() {
+        for k in [&r.id, &r.email] {
+            let k = k.trim().to_lowercase();
+            if !k.is_empty() {
+                who.entry(k).or_insert(i as u32);
+            }
+        }
+    }
+    venue
+        .papers
+        .iter()
+        .map(|p| {
+            let mut v: Vec<u32> = p
+                .authors
+                .iter()
+                .filter_map(|a| who.get(&a.trim().to_lowercase()).copied())
+                .collect();
+            v.sort_unstable();
+            v.dedup();
+            v
+        })
+        .collect()
+}
+
+/// The short review cycles of an assignment.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Cycles {
+    /// Unordered reviewer pairs `(a, b)`, `a < b`, each reviewing a paper the other wrote.
+    pub two: Vec<(u32, u32)>,
+    /// Directed cycles `a → b → c → a` of three distinct reviewers, each listed once, from its
+    /// smallest reviewer.
+    pub three: Vec<(u32, u32, u32)>,
+}
+
+/// The review graph of `a`: edge `x → y` when `x` reviews a paper that `y` wrote, with the papers
+/// that make it.
+pub fn review_graph(a: &Assignment, authors: &[Vec<u32>]) -> FxHashMap<(u32, u32), Vec<u32>> {
+    let mut edges: FxHashMap<(u32, u32), Vec<u32>> = FxHashMap::default();
+    for (p, reviewers) in a.reviewers.iter().enumerate() {
+        for r in reviewers {
+            for &b in authors.get(p).map_or(&[][..], Vec::as_slice) {
+                if b != r.0 {
+                    edges.entry((r.0, b)).or_default().push(p as u32);
+                }
+            }
+        }
+    }
+    edges
+}
+
+/// Finds the 2-cycles and (with `length` 3) the directed 3-cycles of `a`.
+pub fn find_cycles(a: &Assignment, authors: &[Vec<u32>], length: usize) -> Cycles {
+    let edges = review_graph(a, authors);
+    let mut out: FxHashMap<u32, Vec<u32>> = FxHashMap::default();
+    for &(x, y) in edges.keys() {
+        out.entry(x).or_default().push(y);
+    }
+    for v in out.values_mut() {
+        v.sort_unstable();
+    }
+    let has = |x: u32, y: u32| out.get(&x).is_some_and(|v| v.binary_search(&y).is_ok());
+    let mut c = Cycles::default();
+    let mut starts: Vec<u32> = out.keys().copied().collect();
+    starts.sort_unstable();
+    for &x in &starts {
+        for &y in &out[&x] {
+            if x < y && has(y, x) {
+                c.two.push((x, y));
+            }
+            if length >= 3 && x < y {
+                for &z in out.get(&y).map_or(&[][..], Vec::as_slice) {
+                    if x < z && z != y && has(z, x) {
+                        c.three.push((x, y, z));
+                    }
+                }
+            }
+        }
+    }
+    c
+}
+
+/// What the cycle rule did.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct CycleFigures {
+    /// The longest cycle forbidden.
+    pub length: usize,
+    /// Cycles in the first solve (the optimum without the rule): 2-cycles, 3-cycles.
+    pub initial: (usize, usize),
+    /// Solves made.
+    pub solves: usize,
+    /// Reviewer-to-reviewer edges forbidden in the end.
+    pub forbidden_edges: usize,
+    /// Pairs those edges forbid.
+    pub forbidden_pairs: usize,
+    /// The objective without the rule (a proven upper bound, in score units).
+    pub bound_without_rule: i64,
+    /// A proven upper bound with the rule: the least Lagrangian bound over the cycles found (the
+    /// plain objective), or the bound without the rule.
+    pub bound_with_rule: i64,
+}
+
+/// Solves `problem` under `req` and the cycle `rule`: the requirements' own method, re-run with
+/// the edges of short cycles forbidden until none is left (see the module doc). The outcome's
+/// `bound` is the bound without the rule, so its gap includes what the rule costs.
+pub fn assign_without_cycles(
+    problem: &Problem<'_>,
+    req: &Requirements,
+    rule: &CycleRule,
+) -> Result<(Outcome, CycleFigures)> {
+    if req.randomized.is_some() {
+        return Err(Error::Options(
+            "--no-review-cycles with probability caps: forbidding the cycles of one draw and \
+             drawing again makes the final draw depend on the earlier ones, so the caps would \
+             no longer bound its probabilities; use one or the other"
+                .into(),
+        ));
+    }
+    if rule.authors.len() != problem.n_papers() {
+        return Err(Error::Options(
+            "the cycle rule's authors do not match the problem's papers".into(),
+        ));
+    }
+    let np = problem.n_papers();
+    let first = super::assign(problem, req)?;
+    let initial = find_cycles(&first.assignment, &rule.authors, rule.length);
+    let mut figures = CycleFigures {
+        length: rule.length,
+        initial: (initial.two.len(), initial.three.len()),
+        solves: 1,
+        bound_without_rule: first.bound,
+        ..CycleFigures::default()
+    };
+    // The plain objective takes Lagrangian penalties on the pairs of the cycles found; other
+    // methods only take bans.
+    let lagrangian = req.fair.is_none() && req.rules.is_none();
+    let eligible = problem.n_papers() * problem.n_reviewers() - problem.conflicts.len();
+    if lagrangian && eligible <= super::fair::MILP_PAIRS && req.solve.candidates == 0 {
+        let (found, solves) = exact_small(problem, rule)?;
+        figures.solves += solves;
+        let Some(assignment) = found else {
+            return Err(no_cycle_free(rule));
+        };
+        let total = assignment.objective(problem.affinity);
+        figures.bound_with_rule = total;
+        let outcome = Outcome {
+            total,
+            objective: total,
+            bound: total,
+            exact: true,
+            method: "milp, cycles as lazy constraints",
+            solution: None,
+            assignment,
+            ..first
+        };
+        return Ok((outcome, figures));
+    }
+    // Forbidden pairs `(paper, x, y)`: reviewer x may not review this paper of reviewer y.
+    let mut forbidden: Vec<(u32, u32, u32)> = Vec::new();
+    let mut cons = CycleConstraints::default();
+    let mut best: Option<(Outcome, usize)> = None;
+    let mut current = first.clone();
+    let mut cycles = initial;
+    let mut round = 0;
+    // The least upper bound proven on the rule's optimum.
+    let mut proven = first.bound;
+    loop {
+        let free = cycles.two.is_empty() && cycles.three.is_empty();
+        if free
+            && best
+                .as_ref()
+                .is_none_or(|(b, _)| current.objective > b.objective)
+        {
+            best = Some((current.clone(), forbidden.len()));
+        }
+        let rounds = lagrangian_rounds(rule.length);
+        let penalties_left = lagrangian && round < rounds;
+        if free && (!penalties_left || round >= rounds / 2) {
+            break;
+        }
+        if penalties_left {
+            cons.add(&cycles, rule);
+            cons.step(&current.assignment, round);
+        } else {
+            // Forbid the edges of every cycle left, the least costly first.
+            let edges = review_graph(&current.assignment, &rule.authors);
+            let chosen = {
+                let loss = pair_losses(problem, &current);
+                choose_edges(&cycles, &edges, &|x, y| {
+                    edges[&(x, y)]
+                        .iter()
+                        .map(|&p| loss(p as usize, x) + cons.penalty(p, x))
+                        .sum::<i64>()
+                })
+            };
+            if chosen.is_empty() {
+                return Err(Error::Solver(
+                    "a review cycle has no edge left to forbid".into(),
+                ));
+            }
+            let before = forbidden.len();
+            for &(x, y) in &chosen {
+                forbidden.extend(edges[&(x, y)].iter().map(|&p| (p, x, y)));
+            }
+            let solve = |forbidden: &[(u32, u32, u32)]| {
+                if lagrangian {
+                    solve_penalised(problem, &req.solve, &cons, forbidden)
+                } else {
+                    solve_with(problem, req, forbidden)
+                }
+            };
+            match solve(&forbidden) {
+                Ok(o) => current = o,
+                Err(Error::Infeasible(_)) => {
+                    // Too much forbidden at once: one edge at a time, keeping those that leave
+                    // an assignment, trying each cycle's other edges.
+                    forbidden.truncate(before);
+                    let mut progressed = false;
+                    let mut candidates: Vec<(u32, u32)> = chosen.clone();
+                    for es in cycles.two.iter().map(|&(x, y)| vec![(x, y), (y, x)]).chain(
+                        cycles
+                            .three
+                            .iter()
+                            .map(|&(x, y, z)| vec![(x, y), (y, z), (z, x)]),
+                    ) {
+                        candidates.extend(es);
+                    }
+                    let mut tried: FxHashSet<(u32, u32)> = FxHashSet::default();
+                    for (x, y) in candidates {
+                        if !tried.insert((x, y)) {
+                            continue;
+                        }
+                        let len = forbidden.len();
+                        forbidden.extend(edges[&(x, y)].iter().map(|&p| (p, x, y)));
+                        figures.solves += 1;
+                        match solve(&forbidden) {
+                            Ok(o) => {
+                                current = o;
+                                progressed = true;
+                                break;
+                            }
+                            Err(Error::Infeasible(_)) => forbidden.truncate(len),
+                            Err(e) => return Err(e),
+                        }
+                    }
+                    if !progressed {
+                        return Err(no_cycle_free(rule));
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+            round += 1;
+            figures.solves += 1;
+            cycles = find_cycles(&current.assignment, &rule.authors, rule.length);
+            continue;
+        }
+        current = if lagrangian {
+            solve_penalised(problem, &req.solve, &cons, &forbidden)?
+        } else {
+            solve_with(problem, req, &forbidden)?
+        };
+        // Without bans, the penalised optimum is a Lagrangian bound on the rule's optimum: the
+        // cycles found so far are a relaxation of the rule, and their constraints are exact.
+        if lagrangian && forbidden.is_empty() {
+            proven = proven.min(cons.bound(&current.assignment, current.objective));
+        }
+        round += 1;
+        figures.solves += 1;
+        cycles = find_cycles(&current.assignment, &rule.authors, rule.length);
+        if figures.solves > 4 * np + 100 {
+            return Err(Error::Solver(
+                "review cycles keep coming back; this should not happen".into(),
+            ));
+        }
+    }
+    let (mut current, n_forbidden) = best.expect("the loop ends on an assignment without cycles");
+    forbidden.truncate(n_forbidden);
+    let left = find_cycles(&current.assignment, &rule.authors, rule.length);
+    if !left.two.is_empty() || !left.three.is_empty() {
+        return Err(Error::Verification(format!(
+            "{} review cycles are left",
+            left.two.len() + left.three.len()
+        )));
+    }
+    let mut edges: Vec<(u32, u32)> = forbidden.iter().map(|&(_, x, y)| (x, y)).collect();
+    edges.sort_unstable();
+    edges.dedup();
+    figures.forbidden_edges = edges.len();
+    figures.forbidden_pairs = forbidden.len();
+    figures.bound_with_rule = proven.max(current.objective);
+    current.bound = figures.bound_with_rule;
+    current.exact = current.objective == current.bound;
+    Ok((current, figures))
+}
+
+/// The error when no assignment without short cycles was found.
+fn no_cycle_free(rule: &CycleRule) -> Error {
+    Error::Infeasible(Box::new(super::Diagnosis {
+        notes: vec![format!(
+            "no assignment without review cycles of length {} or less was found: authors who \
+             review are too few, or their papers too many, for the demand; lower the rule to 2, \
+             or add reviewers who are not authors",
+            rule.length
+        )],
+        ..super::Diagnosis::default()
+    }))
+}
+
+/// The exact integer program (small instances), with cycle constraints added lazily: solve,
+/// find the cycles, add their constraints, until none is left; `None` when no assignment
+/// without cycles exists. Returns the assignment and the number of solves.
+fn exact_small(pb: &Problem<'_>, rule: &CycleRule) -> Result<(Option<Assignment>, usize)> {
+    use good_lp::Expression;
+    let mut cons = CycleConstraints::default();
+    for solves in 1.. {
+        let m = super::lp::PairModel::new(pb, true);
+        let var: FxHashMap<(u32, u32), good_lp::Variable> = m
+            .pairs
+            .iter()
+            .map(|&(p, r, x)| ((p as u32, r as u32), x))
+            .collect();
+        let mut constraints = m.assignment_constraints(pb);
+        for (pairs, rhs) in &cons.rows {
+            let e: Expression = pairs
+                .iter()
+                .filter_map(|k| var.get(k))
+                .map(|&x| Expression::from(x))
+                .sum();
+            constraints.push(e.leq(*rhs as f64));
+        }
+        let objective = m.total(pb, |_| true);
+        let Some(a) = m.solve(pb, objective, constraints)? else {
+            return Ok((None, solves));
+        };
+        let cycles = find_cycles(&a, &rule.authors, rule.length);
+        if cycles.two.is_empty() && cycles.three.is_empty() {
+            return Ok((Some(a), solves));
+        }
+        cons.add(&cycles, rule);
+    }
+    unreachable!("the loop returns")
+}
+
+/// Flow solves with Lagrangian penalties before cycles left are broken by bans (chosen on
+/// generated venues with reciprocal reviewing, seed 1: more rounds lower the loss slowly and cost
+/// a solve each).
+fn lagrangian_rounds(length: usize) -> usize {
+    if length <= 2 { 6 } else { 10 }
+}
+
+/// The cycles found so far as linear constraints on the pairs that make them, with their
+/// Lagrange multipliers: for a mutual pair `{a, b}`, the pairs putting `a` on `b`'s papers and
+/// `b` on `a`'s sum to at most 1; for a ring of three, its three edges' pairs to at most 2.
+#[derive(Default)]
+struct CycleConstraints {
+    /// Each constraint's pairs `(paper, reviewer)` and right-hand side.
+    rows: Vec<(Vec<(u32, u32)>, i64)>,
+    /// Each constraint's multiplier, in score units.
+    lambda: Vec<i64>,
+    /// Each pair's penalty: the sum of its constraints' multipliers (kept up to date).
+    penalty: FxHashMap<(u32, u32), i64>,
+    /// The constraints of each pair.
+    by_pair: FxHashMap<(u32, u32), Vec<usize>>,
+    /// Constraints already added, by cycle.
+    seen: FxHashSet<(u32, u32, u32)>,
+    /// The papers each reviewer wrote.
+    papers_of: FxHashMap<u32, Vec<u32>>,
+}
+
+impl CycleConstraints {
+    /// Adds the constraints of `cycles` not seen before.
+    fn add(&mut self, cycles: &Cycles, rule: &CycleRule) {
+        if self.papers_of.is_empty() {
+            for (p, authors) in rule.authors.iter().enumerate() {
+                for &y in authors {
+                    self.papers_of.entry(y).or_default().push(p as u32);
+                }
+            }
+        }
+        let papers_of = |y: u32| self.papers_of.get(&y).cloned().unwrap_or_default();
+        // Each cycle as its edges `reviewer → author`, a key, and its right-hand side.
+        type Edges = Vec<(u32, u32)>;
+        let mut new: Vec<(Edges, (u32, u32, u32), i64)> = Vec::new();
+        for &(x, y) in &cycles.two {
+            new.push((vec![(x, y), (y, x)], (x, y, u32::MAX), 1));
+        }
+        for &(x, y, z) in &cycles.three {
+            new.push((vec![(x, y), (y, z), (z, x)], (x, y, z), 2));
+        }
+        for (edges, key, rhs) in new {
+            if !self.seen.insert(key) {
+                continue;
+            }
+            // One constraint per choice of a paper for each edge: the exact linear form of
+            // "not every edge of the cycle".
+            let mut rows: Vec<Vec<(u32, u32)>> = vec![Vec::new()];
+            for (r, author) in edges {
+                let papers = papers_of(author);
+                rows = rows
+                    .into_iter()
+                    .flat_map(|row| {
+                        papers.iter().map(move |&p| {
+                            let mut row = row.clone();
+                            row.push((p, r));
+                            row
+                        })
+                    })
+                    .collect();
+            }
+            for pairs in rows {
+                let k = self.rows.len();
+                for &pair in &pairs {
+                    self.by_pair.entry(pair).or_default().push(k);
+                }
+                self.rows.push((pairs, rhs));
+                self.lambda.push(0);
+            }
+        }
+    }
+
+    /// A subgradient step at assignment `a`: each multiplier moves by its constraint's excess.
+    fn step(&mut self, a: &Assignment, round: usize) {
+        let size = LAGRANGIAN_STEP / (1.0 + round as f64 / 4.0);
+        for (k, (pairs, rhs)) in self.rows.iter().enumerate() {
+            let lhs = pairs
+                .iter()
+                .filter(|&&(p, r)| {
+                    a.reviewers[p as usize]
+                        .binary_search(&super::ReviewerIdx(r))
+                        .is_ok()
+                })
+                .count() as i64;
+            self.lambda[k] = (self.lambda[k] + (size * (lhs - rhs) as f64) as i64).max(0);
+        }
+        self.penalty.clear();
+        for (pair, ks) in &self.by_pair {
+            let total: i64 = ks.iter().map(|&k| self.lambda[k]).sum();
+            if total > 0 {
+                self.penalty.insert(*pair, total);
+            }
+        }
+    }
+
+    /// The Lagrangian bound at the current multipliers, given `a` optimal for the penalised
+    /// scores (whose total is `total`): `Σ (w − penalty) over a + Σ λ · rhs`.
+    fn bound(&self, a: &Assignment, total: i64) -> i64 {
+        let penalties: i64 = a.pairs().map(|(p, r)| self.penalty(p.0, r.0)).sum();
+        let slack: i64 = self
+            .rows
+            .iter()
+            .zip(&self.lambda)
+            .map(|((_, rhs), l)| rhs * l)
+            .sum();
+        total - penalties + slack
+    }
+
+    /// The penalty on pair `(p, r)`, in score units.
+    fn penalty(&self, p: u32, r: u32) -> i64 {
+        self.penalty.get(&(p, r)).copied().unwrap_or(0)
+    }
+}
+
+/// The first subgradient step, in score units (a hundredth of a perfect match).
+const LAGRANGIAN_STEP: f64 = 10_000.0;
+
+/// The plain problem on the engine with each pair's score lowered by its penalty and the pairs
+/// `forbidden` taken out.
+fn solve_penalised(
+    problem: &Problem<'_>,
+    opts: &super::SolveOptions,
+    cons: &CycleConstraints,
+    forbidden: &[(u32, u32, u32)],
+) -> Result<Outcome> {
+    let banned: FxHashSet<(u32, u32)> = forbidden.iter().map(|&(p, r, _)| (p, r)).collect();
+    let cap = |p: usize, r: u32| i32::from(!banned.contains(&(p as u32, r)));
+    let adjust = |p: usize, r: u32| -cons.penalty(p as u32, r);
+    let net = super::engine::PairNetwork {
+        pb: problem,
+        scale: 1,
+        cap: &cap,
+        structure: None,
+        must: None,
+        adjust: Some(&adjust),
+        max_adjust: &|_| 0,
+    };
+    let max_demand = problem.demand.iter().copied().max().unwrap_or(0) as usize;
+    let per_paper = match opts.candidates {
+        0 => (3 * max_demand + 6).max(12),
+        k => k,
+    };
+    let flow = match super::engine::solve(&net, per_paper, opts.candidates > 0)? {
+        super::engine::Pruned::Solved(f) => f,
+        super::engine::Pruned::Infeasible(..) => {
+            return Err(Error::Infeasible(Box::new(super::Diagnosis {
+                notes: vec![
+                    "the pairs taken out to break review cycles leave no assignment".into(),
+                ],
+                ..super::Diagnosis::default()
+            })));
+        }
+    };
+    let assignment = Assignment {
+        reviewers: flow
+            .flows
+            .iter()
+            .map(|row| {
+                row.iter()
+                    .filter(|&&(_, x)| x > 0)
+                    .map(|&(r, _)| super::ReviewerIdx(r))
+                    .collect()
+            })
+            .collect(),
+    };
+    if let Some(v) = super::verify::check_constraints(problem, &assignment).first() {
+        return Err(Error::Verification(v.describe(problem)));
+    }
+    let total = assignment.objective(problem.affinity);
+    Ok(Outcome {
+        assignment,
+        total,
+        objective: total,
+        bound: total,
+        exact: false,
+        method: "flow, cycles broken",
+        solution: None,
+        fair: None,
+        rules: None,
+        randomized: None,
+        cycles: None,
+    })
+}
+
+/// The requirements' method on `problem` with the pairs `forbidden` (`(paper, reviewer, _)`)
+/// taken out.
+fn solve_with(
+    problem: &Problem<'_>,
+    req: &Requirements,
+    forbidden: &[(u32, u32, u32)],
+) -> Result<Outcome> {
+    let mut pairs: Vec<(u32, u32, Reasons)> = problem
+        .conflicts
+        .iter()
+        .map(|(p, r, why)| (p.0, r.0, why))
+        .collect();
+    pairs.extend(forbidden.iter().map(|&(p, r, _)| (p, r, Reasons::CYCLE)));
+    let conflicts = Conflicts::from_pairs(problem.n_papers(), pairs);
+    let pb = Problem {
+        conflicts: &conflicts,
+        ..problem.clone()
+    };
+    super::assign(&pb, req)
+}
+
+/// The estimated loss of taking pair `(p, r)` out of `outcome`'s assignment, in score units:
+/// its score less the best score of another eligible reviewer with room.
+fn pair_losses<'o>(pb: &'o Problem<'_>, outcome: &'o Outcome) -> impl Fn(usize, u32) -> i64 + 'o {
+    let a = &outcome.assignment;
+    let nr = pb.n_reviewers();
+    let load = a.loads(nr);
+    move |p: usize, r: u32| {
+        let assigned = &a.reviewers[p];
+        let best = (0..nr)
+            .filter(|&q| {
+                load[q] < pb.max_load[q]
+                    && !pb.conflicts.contains(p, q)
+                    && assigned
+                        .binary_search(&super::ReviewerIdx(q as u32))
+                        .is_err()
+            })
+            .map(|q| pb.affinity.get(p, q) as i64)
+            .max()
+            .unwrap_or(0);
+        (pb.affinity.get(p, r as usize) as i64 - best).max(0)
+    }
+}
+
+/// Edges that break every cycle, chosen greedily: the edge of least loss per cycle broken, until
+/// each cycle has one.
+fn choose_edges(
+    cycles: &Cycles,
+    edges: &FxHashMap<(u32, u32), Vec<u32>>,
+    loss: &dyn Fn(u32, u32) -> i64,
+) -> Vec<(u32, u32)> {
+    let mut list: Vec<Vec<(u32, u32)>> = Vec::new();
+    for &(x, y) in &cycles.two {
+        list.push(vec![(x, y), (y, x)]);
+    }
+    for &(x, y, z) in &cycles.three {
+        list.push(vec![(x, y), (y, z), (z, x)]);
+    }
+    let mut cost: FxHashMap<(u32, u32), i64> = FxHashMap::default();
+    for c in &list {
+        for &e in c {
+            debug_assert!(edges.contains_key(&e));
+            cost.entry(e).or_insert_with(|| loss(e.0, e.1));
+        }
+    }
+    let mut open: Vec<bool> = vec![true; list.len()];
+    let mut chosen = Vec::new();
+    loop {
+        let mut hits: FxHashMap<(u32, u32), usize> = FxHashMap::default();
+        for (c, es) in list.iter().enumerate().filter(|&(c, _)| open[c]) {
+            let _ = c;
+            for &e in es {
+                *hits.entry(e).or_default() += 1;
+            }
+        }
+        // Least loss per cycle broken; ties by edge, for determinism.
+        let Some((&e, _)) = hits.iter().min_by(|(e1, h1), (e2, h2)| {
+            let (c1, c2) = (
+                cost[*e1] as i128 * **h2 as i128,
+                cost[*e2] as i128 * **h1 as i128,
+            );
+            c1.cmp(&c2).then(e1.cmp(e2))
+        }) else {
+            break;
+        };
+        chosen.push(e);
+        for (c, es) in list.iter().enumerate() {
+            if es.contains(&e) {
+                open[c] = false;
+            }
+        }
+    }
+    chosen
+}
