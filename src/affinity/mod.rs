@@ -244,6 +244,45 @@ impl AffinityMatrix {
         Ok(AffinityMatrix::Dense(units))
     }
 
+    /// A dense matrix from floating-point scores laid out row by row (paper after paper, each
+    /// with its `n_reviewers` scores), as a C-contiguous `numpy` array is: converted in parallel
+    /// by the rule of [`AffinityMatrix::from_scores`], without an intermediate copy.
+    ///
+    /// ```
+    /// use papermatch::model::AffinityMatrix;
+    /// let m = AffinityMatrix::from_row_major(2, 2, &[0.5f32, 0.25, 1.0, 0.0])?;
+    /// assert_eq!((m.get(0, 1), m.get(1, 0)), (250_000, 1_000_000));
+    /// # Ok::<(), papermatch::Error>(())
+    /// ```
+    pub fn from_row_major<T: Copy + Into<f64> + Sync>(
+        n_papers: usize,
+        n_reviewers: usize,
+        data: &[T],
+    ) -> Result<AffinityMatrix> {
+        if data.len() != n_papers * n_reviewers {
+            return Err(Error::Options(format!(
+                "{} scores for a {n_papers} × {n_reviewers} matrix",
+                data.len()
+            )));
+        }
+        let mut units = ndarray::Array2::<i32>::zeros((n_papers, n_reviewers));
+        if n_reviewers > 0 {
+            units
+                .as_slice_mut()
+                .expect("a new array is contiguous")
+                .par_chunks_mut(n_reviewers)
+                .zip(data.par_chunks(n_reviewers))
+                .enumerate()
+                .try_for_each(|(p, (out, row))| {
+                    for (r, (u, &x)) in out.iter_mut().zip(row).enumerate() {
+                        *u = checked_units(x.into(), p, r)?;
+                    }
+                    Ok::<(), Error>(())
+                })?;
+        }
+        Ok(AffinityMatrix::Dense(units))
+    }
+
     /// A sparse matrix from `(paper, reviewer, score)` triples (indices from 0); a pair not
     /// given scores 0. Scores are converted as by [`AffinityMatrix::from_scores`]; an index out
     /// of range or a pair given twice is an error.
