@@ -9,7 +9,11 @@ SCORE_SCALE: int
 
 class PapermatchError(Exception): ...
 class InputError(ValueError):
-    """Bad input data; the message names the file, line and column."""
+    """Bad input data; the message names the file, line and column (also as attributes
+    when the error comes from a file: ``file``, ``line``, ``column`` (the column's name))."""
+    file: str
+    line: Optional[int]
+    column: Optional[str]
 class OptionsError(ValueError):
     """Arguments out of range or that do not make sense together."""
 class InfeasibleError(PapermatchError):

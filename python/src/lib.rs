@@ -53,7 +53,14 @@ create_exception!(
 /// A library error as the package's exception (an infeasibility carries its diagnosis).
 fn to_py(py: Python<'_>, e: Error) -> PyErr {
     match e {
-        Error::Input(_) => InputError::new_err(e.to_string()),
+        Error::Input(ref i) => {
+            let err = InputError::new_err(e.to_string());
+            let v = err.value(py);
+            let _ = v.setattr("file", i.file.clone());
+            let _ = v.setattr("line", i.line);
+            let _ = v.setattr("column", i.column.as_ref().map(|c| c.1.clone()));
+            err
+        }
         Error::Io { .. } => InputError::new_err(e.to_string()),
         Error::Options(_) => OptionsError::new_err(e.to_string()),
         Error::Infeasible(d) => {

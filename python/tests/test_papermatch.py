@@ -200,6 +200,8 @@ def test_input_errors_carry_the_position(tmp_path):
         papermatch.read_venue(venue)
     assert isinstance(e.value, ValueError)
     assert "reviewers.csv:4:" in str(e.value) and "lots" in str(e.value)
+    assert e.value.file.endswith("reviewers.csv") and e.value.line == 4
+    assert e.value.column == text[0].split(",")[-1]
     cli_err = subprocess.run([cli(), "assign", str(venue), "-q"], capture_output=True, text=True).stderr
     assert str(e.value).splitlines()[0] in cli_err
     with pytest.raises(papermatch.InputError):
