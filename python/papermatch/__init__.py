@@ -260,6 +260,21 @@ def _result(out: Dict[str, Any], seconds: float, pids=None, rids=None) -> Result
     )
 
 
+def _triples(items, index, name: str, third) -> List[Tuple[int, int, Any]]:
+    """``(paper, reviewer, value)`` rows (a data frame or a sequence; ids when ``index`` maps
+    them) as indices and ``third(value)``."""
+    if hasattr(items, "itertuples"):
+        items = list(items.itertuples(index=False, name=None))
+    out = []
+    for x in items:
+        if index is not None:
+            p, r = index[0](x[0], name), index[1](x[1], name)
+        else:
+            p, r = int(x[0]), int(x[1])
+        out.append((p, r, third(x[2])))
+    return out
+
+
 def _spec(
     n_papers: int,
     n_reviewers: int,
@@ -317,33 +332,9 @@ def _spec(
         "forbid_bid": forbid_bid,
     }
     if bids is not None:
-        if hasattr(bids, "itertuples"):
-            bids = list(bids.itertuples(index=False, name=None))
-        spec["bids"] = [
-            (
-                *(
-                    (index[0](b[0], "bids"), index[1](b[1], "bids"))
-                    if index is not None
-                    else (int(b[0]), int(b[1]))
-                ),
-                str(b[2]),
-            )
-            for b in bids
-        ]
+        spec["bids"] = _triples(bids, index, "bids", str)
     if probability_limits is not None:
-        if hasattr(probability_limits, "itertuples"):
-            probability_limits = list(probability_limits.itertuples(index=False, name=None))
-        spec["probability_limits"] = [
-            (
-                *(
-                    (index[0](x[0], "probability_limits"), index[1](x[1], "probability_limits"))
-                    if index is not None
-                    else (int(x[0]), int(x[1]))
-                ),
-                float(x[2]),
-            )
-            for x in probability_limits
-        ]
+        spec["probability_limits"] = _triples(probability_limits, index, "probability_limits", float)
     spec["groups"] = _rules(rules, n_reviewers, rindex)
     if authors is not None:
         if len(authors) != n_papers:

@@ -60,6 +60,16 @@ pub struct Marginals {
 }
 
 impl Marginals {
+    /// Lists `pb`'s locked pairs at probability 1 (marginals of the problem without its locks).
+    fn add_locks(&mut self, pb: &Problem<'_>) {
+        for &(p, r) in &pb.locks {
+            let row = &mut self.by_paper[p.ix()];
+            row.push((r, PROB_SCALE as i32));
+            row.sort_unstable();
+            self.expected_scaled += PROB_SCALE as i128 * pb.affinity.get(p.ix(), r.ix()) as i128;
+        }
+    }
+
     /// The expected total affinity.
     pub fn expected_affinity(&self) -> f64 {
         self.expected_scaled as f64 / PROB_SCALE as f64 / crate::model::SCORE_SCALE as f64
@@ -418,12 +428,7 @@ pub fn assign_randomized(
     let (mut marginals, deterministic) = (marginals?, deterministic?);
     let mut assignment = sample(free, &marginals, seed);
     add_locks(pb, &mut assignment)?;
-    for &(p, r) in &pb.locks {
-        let row = &mut marginals.by_paper[p.ix()];
-        row.push((r, PROB_SCALE as i32));
-        row.sort_unstable();
-        marginals.expected_scaled += PROB_SCALE as i128 * pb.affinity.get(p.ix(), r.ix()) as i128;
-    }
+    marginals.add_locks(pb);
     Ok(RandomizedSolution {
         assignment,
         marginals,
@@ -492,12 +497,7 @@ pub fn assign_randomized_with_rules(
             groups[v.group].label, pb.paper_ids[v.paper]
         )));
     }
-    for &(p, r) in &pb.locks {
-        let row = &mut marginals.by_paper[p.ix()];
-        row.push((r, PROB_SCALE as i32));
-        row.sort_unstable();
-        marginals.expected_scaled += PROB_SCALE as i128 * pb.affinity.get(p.ix(), r.ix()) as i128;
-    }
+    marginals.add_locks(pb);
     let total = assignment.objective(pb.affinity);
     let sample = rules::RulesSolution {
         assignment: assignment.clone(),
@@ -702,12 +702,7 @@ pub fn assign_randomized_fair(
         .div_euclid(PROB_SCALE);
     let mut assignment = sample(&free, &marginals, seed);
     add_locks(pb, &mut assignment)?;
-    for &(p, r) in &pb.locks {
-        let row = &mut marginals.by_paper[p.ix()];
-        row.push((r, PROB_SCALE as i32));
-        row.sort_unstable();
-        marginals.expected_scaled += PROB_SCALE as i128 * pb.affinity.get(p.ix(), r.ix()) as i128;
-    }
+    marginals.add_locks(pb);
     let bound = -((-bound_scaled).div_euclid(PROB_SCALE as i128)) as i64;
     Ok(RandomizedSolution {
         assignment,
