@@ -421,19 +421,23 @@ struct CycleConstraints {
     rows: Vec<(Vec<(u32, u32)>, i64)>,
     /// Each constraint's multiplier, in score units.
     lambda: Vec<i64>,
-    /// Each pair's penalty: the sum of its constraints' multipliers (kept up to date).
-    penalty: FxHashMap<(u32, u32), i64>,
+    /// Each paper's penalised pairs `(reviewer, penalty)`, by reviewer: the sum of the pair's
+    /// constraints' multipliers (kept up to date; looked up for every pair the flow prices).
+    penalty: Vec<Vec<(u32, i64)>>,
     /// The constraints of each pair.
     by_pair: FxHashMap<(u32, u32), Vec<usize>>,
     /// Constraints already added, by cycle.
     seen: FxHashSet<(u32, u32, u32)>,
     /// The papers each reviewer wrote.
     papers_of: FxHashMap<u32, Vec<u32>>,
+    /// Papers of the problem.
+    papers: usize,
 }
 
 impl CycleConstraints {
     /// Adds the constraints of `cycles` not seen before.
     fn add(&mut self, cycles: &Cycles, rule: &CycleRule) {
+        self.papers = rule.authors.len();
         if self.papers_of.is_empty() {
             for (p, authors) in rule.authors.iter().enumerate() {
                 for &y in authors {
@@ -496,12 +500,16 @@ impl CycleConstraints {
                 .count() as i64;
             self.lambda[k] = (self.lambda[k] + (size * (lhs - rhs) as f64) as i64).max(0);
         }
-        self.penalty.clear();
-        for (pair, ks) in &self.by_pair {
+        let n = self.papers;
+        self.penalty = vec![Vec::new(); n];
+        for (&(p, r), ks) in &self.by_pair {
             let total: i64 = ks.iter().map(|&k| self.lambda[k]).sum();
             if total > 0 {
-                self.penalty.insert(*pair, total);
+                self.penalty[p as usize].push((r, total));
             }
+        }
+        for row in &mut self.penalty {
+            row.sort_unstable();
         }
     }
 
@@ -520,7 +528,10 @@ impl CycleConstraints {
 
     /// The penalty on pair `(p, r)`, in score units.
     fn penalty(&self, p: u32, r: u32) -> i64 {
-        self.penalty.get(&(p, r)).copied().unwrap_or(0)
+        self.penalty.get(p as usize).map_or(0, |row| {
+            row.binary_search_by_key(&r, |&(x, _)| x)
+                .map_or(0, |i| row[i].1)
+        })
     }
 }
 
