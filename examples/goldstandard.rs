@@ -11,10 +11,14 @@
 
 use std::path::PathBuf;
 
-use papermatch::affinity::goldstandard::{loss, read_ratings};
+use papermatch::affinity::blend;
+use papermatch::affinity::goldstandard::{loss, loss_of, read_ratings};
+use papermatch::affinity::neural::{NeuralOptions, neural_affinity};
+use papermatch::affinity::text::text_affinity;
 use papermatch::affinity::text::{Aggregation, TextOptions, Weighting};
 use papermatch::io::{ReadOptions, VenueFiles, read_venue};
 use papermatch::model::Venue;
+use papermatch::model::{AffinityMatrix, SparseRows};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = std::env::args()
@@ -96,10 +100,54 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             ("default".into(), base.clone()),
         ];
     }
+    // A sentence-transformers folder: the neural model alone and blended with the default.
+    let model = std::env::args()
+        .skip_while(|a| a != "--text-model")
+        .nth(1)
+        .map(PathBuf::from);
+    let mut matrices: Vec<(String, Vec<SparseRows>)> = Vec::new();
+    if let Some(model) = &model {
+        let mut opts = NeuralOptions::new(model);
+        opts.cache = Some(std::env::temp_dir().join("papermatch-embeddings"));
+        opts.progress = true;
+        let start = std::time::Instant::now();
+        let neural: Vec<SparseRows> = venues
+            .iter()
+            .map(|v| neural_affinity(v, &opts))
+            .collect::<Result<_, _>>()?;
+        eprintln!(
+            "neural affinity of the three versions in {:.1} s",
+            start.elapsed().as_secs_f64()
+        );
+        let text: Vec<SparseRows> = venues.iter().map(|v| text_affinity(v, &base)).collect();
+        for w in [1.0, 0.8, 0.6, 0.5, 0.4] {
+            let blended = neural
+                .iter()
+                .zip(&text)
+                .map(
+                    |(n, t)| match blend(&AffinityMatrix::Sparse(n.clone()), t, w) {
+                        AffinityMatrix::Sparse(m) => m,
+                        AffinityMatrix::Dense(_) => unreachable!("a sparse blend stays sparse"),
+                    },
+                )
+                .collect();
+            matrices.push((format!("neural {w} + default text {:.1}", 1.0 - w), blended));
+        }
+    }
     println!("| variant | {} | mean |", versions.join(" | "));
     println!("|---|{}---|", "---|".repeat(versions.len()));
     for (name, opts) in variants {
         let losses: Vec<f64> = venues.iter().map(|v| loss(v, &ratings, &opts)).collect();
+        let mean = losses.iter().sum::<f64>() / losses.len() as f64;
+        let cells: Vec<String> = losses.iter().map(|l| format!("{l:.4}")).collect();
+        println!("| {name} | {} | **{mean:.4}** |", cells.join(" | "));
+    }
+    for (name, ms) in matrices {
+        let losses: Vec<f64> = venues
+            .iter()
+            .zip(&ms)
+            .map(|(v, m)| loss_of(v, &ratings, m))
+            .collect();
         let mean = losses.iter().sum::<f64>() / losses.len() as f64;
         let cells: Vec<String> = losses.iter().map(|l| format!("{l:.4}")).collect();
         println!("| {name} | {} | **{mean:.4}** |", cells.join(" | "));

@@ -52,7 +52,11 @@ pub fn read_ratings(path: &Path) -> Result<Ratings> {
 /// The loss of the text model `opts` on one version of the venue (participants or papers
 /// missing from the venue are skipped).
 pub fn loss(venue: &Venue, ratings: &Ratings, opts: &TextOptions) -> f64 {
-    let m = text_affinity(venue, opts);
+    loss_of(venue, ratings, &text_affinity(venue, opts))
+}
+
+/// The loss of any affinity matrix `m` of `venue` (papers × reviewers) against the ratings.
+pub fn loss_of(venue: &Venue, ratings: &Ratings, m: &super::SparseRows) -> f64 {
     let papers: std::collections::HashMap<&str, usize> = venue
         .papers
         .iter()

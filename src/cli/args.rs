@@ -89,6 +89,8 @@ pub enum AffinityArg {
     /// Keywords (TF-IDF) and text blended with --text-weight.
     #[value(name = "keywords+text")]
     KeywordsText,
+    /// The neural text model of --text-model alone.
+    Neural,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -213,6 +215,18 @@ pub struct VenueArgs {
     /// Do not treat a shared institution with an author as a conflict.
     #[arg(long)]
     pub no_institution_conflicts: bool,
+    /// A sentence-transformers folder (BERT family: config.json, model.safetensors,
+    /// tokenizer.json, 1_Pooling/config.json) for text affinity with a neural model, run on the
+    /// CPU in pure Rust; blended with the lexical text model by --neural-weight.
+    #[arg(long, value_name = "DIR")]
+    pub text_model: Option<PathBuf>,
+    /// Share of the neural model in the text affinity (1: the neural model alone).
+    #[arg(long, default_value_t = papermatch::affinity::NEURAL_WEIGHT, value_name = "W")]
+    pub neural_weight: f64,
+    /// Keep embeddings under DIR, keyed by model and text, so a text is embedded once across
+    /// runs and venues.
+    #[arg(long, value_name = "DIR")]
+    pub embedding_cache: Option<PathBuf>,
     /// Co-authorship conflicts: a reviewer who wrote a past paper (reviewer_papers.csv with an
     /// `authors` column, or OpenReview archives) with an author of the submission, from YEAR on
     /// (without YEAR: every year, papers without a year included).
@@ -296,6 +310,7 @@ impl VenueArgs {
                     AffinityArg::Tfidf | AffinityArg::Jaccard => ProfileAffinity::Keywords,
                     AffinityArg::Text => ProfileAffinity::Text,
                     AffinityArg::KeywordsText => ProfileAffinity::KeywordsText,
+                    AffinityArg::Neural => ProfileAffinity::Neural,
                 },
                 measure: match self.affinity {
                     AffinityArg::Jaccard => KeywordMeasure::Jaccard,
@@ -309,6 +324,13 @@ impl VenueArgs {
                 },
                 score_weight: self.score_weight,
                 keyword_weight: self.keyword_weight,
+                neural: self.text_model.as_ref().map(|dir| {
+                    let mut n = papermatch::affinity::neural::NeuralOptions::new(dir);
+                    n.cache = self.embedding_cache.clone();
+                    n.progress = progress;
+                    n
+                }),
+                neural_weight: self.neural_weight,
             },
             conflicts: ConflictOptions {
                 institution_rule: !self.no_institution_conflicts,
