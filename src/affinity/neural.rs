@@ -143,7 +143,10 @@ impl TextModel {
         let mut order: Vec<usize> = (0..encodings.len()).collect();
         order.sort_by_key(|&k| (encodings[k].1.len(), k));
         let bar = crate::progress::bar(progress, order.len() as u64, "embedding texts");
-        const BATCH: usize = 32;
+        // Batches of 8: larger ones only add attention memory (measured: 8 is as fast as 16 or
+        // 32 and takes a quarter of the memory).
+        const BATCH: usize = 8;
+        keep_large_allocations();
         for chunk in order.chunks(BATCH) {
             let rows: Vec<&Vec<u32>> = chunk.iter().map(|&k| &encodings[k].1).collect();
             let vectors = self.forward(&rows)?;
@@ -208,6 +211,24 @@ impl TextModel {
                 v
             })
             .collect())
+    }
+}
+
+/// The model's temporary tensors are tens of megabytes; glibc's malloc hands such blocks back
+/// to the kernel with `munmap` after each use and faults them in again for the next batch, which
+/// took a third of the run (system time). Raising its thresholds keeps them in the heap: 300 texts
+/// in 13.8 s instead of 20.7 s on 2 cores. Process-wide, once; other allocators are unaffected.
+fn keep_large_allocations() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        static ONCE: std::sync::Once = std::sync::Once::new();
+        ONCE.call_once(|| {
+            // SAFETY: mallopt only changes allocator thresholds; it is safe at any time.
+            unsafe {
+                libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 30);
+                libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30);
+            }
+        });
     }
 }
 
