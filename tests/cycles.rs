@@ -58,6 +58,37 @@ fn count(a: &[Vec<usize>], authors: &[Vec<u32>]) -> (usize, usize) {
     (two, three)
 }
 
+/// Authors never review their own papers.
+fn author_conflicts(np: usize, authors: &[Vec<u32>]) -> Conflicts {
+    let pairs = authors
+        .iter()
+        .enumerate()
+        .flat_map(|(p, v)| v.iter().map(move |&r| (p as u32, r, Reasons::AUTHOR)))
+        .collect();
+    Conflicts::from_pairs(np, pairs)
+}
+
+/// The best total of the assignments in `all` without cycles up to `length`, by brute force.
+fn cycle_free_best(
+    all: &[Vec<Vec<usize>>],
+    authors: &[Vec<u32>],
+    length: usize,
+    m: &AffinityMatrix,
+) -> Option<i64> {
+    all.iter()
+        .filter(|a| {
+            let (two, three) = count(a, authors);
+            two == 0 && (length < 3 || three == 0)
+        })
+        .map(|a| {
+            a.iter()
+                .enumerate()
+                .flat_map(|(p, rs)| rs.iter().map(move |&r| m.get(p, r) as i64))
+                .sum::<i64>()
+        })
+        .max()
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(1000))]
 
@@ -82,13 +113,7 @@ proptest! {
             })
             .collect();
         let m = AffinityMatrix::Dense(ndarray::Array2::from_shape_vec((np, nr), scores).unwrap());
-        // Authors never review their own papers.
-        let pairs = authors
-            .iter()
-            .enumerate()
-            .flat_map(|(p, v)| v.iter().map(move |&r| (p as u32, r, Reasons::AUTHOR)))
-            .collect();
-        let c = Conflicts::from_pairs(np, pairs);
+        let c = author_conflicts(np, &authors);
         let pb = Problem::new(&m, &c, vec![demand; np], vec![0; nr], vec![max_load; nr]);
         let rule = CycleRule { length, authors: authors.clone() };
         // Small instances are solved exactly (integer program with lazy cycle constraints); a
@@ -98,18 +123,7 @@ proptest! {
             req.solve.candidates = 2;
         }
         let all = all_assignments(&pb.demand, &pb.min_load, &pb.max_load, |p, r| !c.contains(p, r));
-        let total = |a: &[Vec<usize>]| -> i64 {
-            a.iter().enumerate().flat_map(|(p, rs)| rs.iter().map(move |&r| (p, r)))
-                .map(|(p, r)| m.get(p, r) as i64).sum()
-        };
-        let free_best = all
-            .iter()
-            .filter(|a| {
-                let (two, three) = count(a, &authors);
-                two == 0 && (length < 3 || three == 0)
-            })
-            .map(|a| total(a))
-            .max();
+        let free_best = cycle_free_best(&all, &authors, length, &m);
         match (assign(&pb, &req), free_best) {
             (Ok(out), Some(best)) => {
                 prop_assert!(check_constraints(&pb, &out.assignment).is_empty());
@@ -254,31 +268,12 @@ fn heuristic_rarely_misses() {
         let length = rng.random_range(2..4usize);
         let (demand, max_load) = (rng.random_range(1..3u32), rng.random_range(1..4u32));
         let m = AffinityMatrix::Dense(ndarray::Array2::from_shape_vec((np, nr), scores).unwrap());
-        let pairs = authors
-            .iter()
-            .enumerate()
-            .flat_map(|(p, v)| v.iter().map(move |&r| (p as u32, r, Reasons::AUTHOR)))
-            .collect();
-        let c = Conflicts::from_pairs(np, pairs);
+        let c = author_conflicts(np, &authors);
         let pb = Problem::new(&m, &c, vec![demand; np], vec![0; nr], vec![max_load; nr]);
         let all = all_assignments(&pb.demand, &pb.min_load, &pb.max_load, |p, r| {
             !c.contains(p, r)
         });
-        let Some(best) = all
-            .iter()
-            .filter(|a| {
-                let (two, three) = count(a, &authors);
-                two == 0 && (length < 3 || three == 0)
-            })
-            .map(|a| {
-                let m = &m;
-                a.iter()
-                    .enumerate()
-                    .flat_map(|(p, rs)| rs.iter().map(move |&r| m.get(p, r) as i64))
-                    .sum::<i64>()
-            })
-            .max()
-        else {
+        let Some(best) = cycle_free_best(&all, &authors, length, &m) else {
             continue;
         };
         exists += 1;
