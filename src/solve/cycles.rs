@@ -97,6 +97,18 @@ pub struct Cycles {
     pub three: Vec<(u32, u32, u32)>,
 }
 
+impl Cycles {
+    /// Each cycle as its edges `reviewer → author`: the mutual pairs, then the rings.
+    pub fn edge_lists(&self) -> Vec<Vec<(u32, u32)>> {
+        let two = self.two.iter().map(|&(x, y)| vec![(x, y), (y, x)]);
+        let three = self
+            .three
+            .iter()
+            .map(|&(x, y, z)| vec![(x, y), (y, z), (z, x)]);
+        two.chain(three).collect()
+    }
+}
+
 /// The review graph of `a`: edge `x → y` when `x` reviews a paper that `y` wrote, with the papers
 /// that make it.
 pub fn review_graph(a: &Assignment, authors: &[Vec<u32>]) -> FxHashMap<(u32, u32), Vec<u32>> {
@@ -166,7 +178,8 @@ pub struct CycleFigures {
 
 /// Solves `problem` under `req` and the cycle `rule`: the requirements' own method, re-run with
 /// the edges of short cycles forbidden until none is left (see the module doc). The outcome's
-/// `bound` is the bound without the rule, so its gap includes what the rule costs.
+/// `bound` is the least bound proven under the rule (the Lagrangian rounds' on the plain
+/// objective, else the bound without the rule); the figures keep both.
 pub fn assign_without_cycles(
     problem: &Problem<'_>,
     req: &Requirements,
@@ -242,9 +255,17 @@ pub fn assign_without_cycles(
         if free && (!penalties_left || round >= rounds / 2) {
             break;
         }
+        let solve = |cons: &CycleConstraints, forbidden: &[(u32, u32, u32)]| {
+            if lagrangian {
+                solve_penalised(problem, &req.solve, cons, forbidden)
+            } else {
+                solve_with(problem, req, forbidden)
+            }
+        };
         if penalties_left {
             cons.add(&cycles, rule);
             cons.step(&current.assignment, round);
+            current = solve(&cons, &forbidden)?;
         } else {
             // Forbid the edges of every cycle left, the least costly first.
             let edges = review_graph(&current.assignment, &rule.authors);
@@ -266,14 +287,7 @@ pub fn assign_without_cycles(
             for &(x, y) in &chosen {
                 forbidden.extend(edges[&(x, y)].iter().map(|&p| (p, x, y)));
             }
-            let solve = |forbidden: &[(u32, u32, u32)]| {
-                if lagrangian {
-                    solve_penalised(problem, &req.solve, &cons, forbidden)
-                } else {
-                    solve_with(problem, req, forbidden)
-                }
-            };
-            match solve(&forbidden) {
+            match solve(&cons, &forbidden) {
                 Ok(o) => current = o,
                 Err(Error::Infeasible(_)) => {
                     // Too much forbidden at once: one edge at a time, keeping those that leave
@@ -281,14 +295,7 @@ pub fn assign_without_cycles(
                     forbidden.truncate(before);
                     let mut progressed = false;
                     let mut candidates: Vec<(u32, u32)> = chosen.clone();
-                    for es in cycles.two.iter().map(|&(x, y)| vec![(x, y), (y, x)]).chain(
-                        cycles
-                            .three
-                            .iter()
-                            .map(|&(x, y, z)| vec![(x, y), (y, z), (z, x)]),
-                    ) {
-                        candidates.extend(es);
-                    }
+                    candidates.extend(cycles.edge_lists().into_iter().flatten());
                     let mut tried: FxHashSet<(u32, u32)> = FxHashSet::default();
                     for (x, y) in candidates {
                         if !tried.insert((x, y)) {
@@ -297,7 +304,7 @@ pub fn assign_without_cycles(
                         let len = forbidden.len();
                         forbidden.extend(edges[&(x, y)].iter().map(|&p| (p, x, y)));
                         figures.solves += 1;
-                        match solve(&forbidden) {
+                        match solve(&cons, &forbidden) {
                             Ok(o) => {
                                 current = o;
                                 progressed = true;
@@ -313,16 +320,7 @@ pub fn assign_without_cycles(
                 }
                 Err(e) => return Err(e),
             }
-            round += 1;
-            figures.solves += 1;
-            cycles = find_cycles(&current.assignment, &rule.authors, rule.length);
-            continue;
         }
-        current = if lagrangian {
-            solve_penalised(problem, &req.solve, &cons, &forbidden)?
-        } else {
-            solve_with(problem, req, &forbidden)?
-        };
         // Without bans, the penalised optimum is a Lagrangian bound on the rule's optimum: the
         // cycles found so far are a relaxation of the rule, and their constraints are exact.
         if lagrangian && forbidden.is_empty() {
@@ -446,16 +444,14 @@ impl CycleConstraints {
             }
         }
         let papers_of = |y: u32| self.papers_of.get(&y).cloned().unwrap_or_default();
-        // Each cycle as its edges `reviewer → author`, a key, and its right-hand side.
-        type Edges = Vec<(u32, u32)>;
-        let mut new: Vec<(Edges, (u32, u32, u32), i64)> = Vec::new();
-        for &(x, y) in &cycles.two {
-            new.push((vec![(x, y), (y, x)], (x, y, u32::MAX), 1));
-        }
-        for &(x, y, z) in &cycles.three {
-            new.push((vec![(x, y), (y, z), (z, x)], (x, y, z), 2));
-        }
-        for (edges, key, rhs) in new {
+        for edges in cycles.edge_lists() {
+            // A cycle of n edges keeps at most n − 1 of them.
+            let rhs = edges.len() as i64 - 1;
+            let key = (
+                edges[0].0,
+                edges[1].0,
+                edges.get(2).map_or(u32::MAX, |e| e.0),
+            );
             if !self.seen.insert(key) {
                 continue;
             }
@@ -656,13 +652,7 @@ fn choose_edges(
     edges: &FxHashMap<(u32, u32), Vec<u32>>,
     loss: &dyn Fn(u32, u32) -> i64,
 ) -> Vec<(u32, u32)> {
-    let mut list: Vec<Vec<(u32, u32)>> = Vec::new();
-    for &(x, y) in &cycles.two {
-        list.push(vec![(x, y), (y, x)]);
-    }
-    for &(x, y, z) in &cycles.three {
-        list.push(vec![(x, y), (y, z), (z, x)]);
-    }
+    let list = cycles.edge_lists();
     let mut cost: FxHashMap<(u32, u32), i64> = FxHashMap::default();
     for c in &list {
         for &e in c {
