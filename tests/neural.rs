@@ -49,6 +49,11 @@ fn embeddings_are_unit_vectors_that_rank_topics_and_are_cached() {
     // The same texts in another order, in one batch or alone: the same vectors.
     let alone = model.embed(&texts[2..], None, false).unwrap();
     assert!(cosine(&alone[0], &v[2]) > 0.9999);
+    // A text given twice is embedded once, and both get its vector.
+    let twice = model
+        .embed(&[texts[0].clone(), texts[0].clone()], None, false)
+        .unwrap();
+    assert_eq!(twice[0], twice[1]);
     // Cached: written, read back by a new cache, identical.
     let tmp = tempfile::tempdir().unwrap();
     let mut cache = EmbeddingCache::new(tmp.path());

@@ -115,7 +115,8 @@ impl TextModel {
         })
     }
 
-    /// Embeds `texts` (unit vectors when the model normalises), using and filling `cache`.
+    /// Embeds `texts` (unit vectors when the model normalises), using and filling `cache`. A
+    /// text given several times (a paper in two reviewers' archives) is embedded once.
     pub fn embed(
         &self,
         texts: &[String],
@@ -123,8 +124,13 @@ impl TextModel {
         progress: bool,
     ) -> Result<Vec<Vec<f32>>> {
         let mut out: Vec<Option<Vec<f32>>> = vec![None; texts.len()];
+        // Each text's first occurrence; later ones copy it at the end.
+        let mut first: HashMap<&str, usize> = HashMap::new();
         let mut todo: Vec<usize> = Vec::new();
         for (i, t) in texts.iter().enumerate() {
+            if *first.entry(t.as_str()).or_insert(i) != i {
+                continue;
+            }
             match cache.as_deref().and_then(|c| c.get(&self.key, t)) {
                 Some(v) => out[i] = Some(v.clone()),
                 None => todo.push(i),
@@ -160,6 +166,12 @@ impl TextModel {
             bar.inc(chunk.len() as u64);
         }
         bar.finish_and_clear();
+        for (i, t) in texts.iter().enumerate() {
+            let j = first[t.as_str()];
+            if j != i {
+                out[i] = out[j].clone();
+            }
+        }
         Ok(out
             .into_iter()
             .map(|v| v.expect("every text embedded"))
@@ -432,13 +444,14 @@ pub fn neural_affinity(venue: &Venue, opts: &NeuralOptions) -> Result<SparseRows
             owner.push(r);
         }
     }
-    let mut all = papers.clone();
-    all.extend(past.iter().cloned());
+    let n_papers = papers.len();
+    let mut all = papers;
+    all.extend(past);
     let vectors = model.embed(&all, cache.as_mut(), opts.progress)?;
     if let Some(c) = cache.as_mut() {
         c.save()?;
     }
-    let (pv, rv) = vectors.split_at(papers.len());
+    let (pv, rv) = vectors.split_at(n_papers);
     let nr = venue.reviewers.len();
     let mut by_reviewer: Vec<Vec<&Vec<f32>>> = vec![Vec::new(); nr];
     for (v, &r) in rv.iter().zip(&owner) {
