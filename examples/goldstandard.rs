@@ -13,7 +13,7 @@ use std::path::PathBuf;
 
 use papermatch::affinity::blend;
 use papermatch::affinity::goldstandard::{loss, loss_of, read_ratings};
-use papermatch::affinity::neural::{NeuralOptions, neural_affinity};
+use papermatch::affinity::neural::{Encoder, NeuralOptions, neural_affinity};
 use papermatch::affinity::text::text_affinity;
 use papermatch::affinity::text::{Aggregation, TextOptions, Weighting};
 use papermatch::io::{ReadOptions, VenueFiles, read_venue};
@@ -107,31 +107,36 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map(PathBuf::from);
     let mut matrices: Vec<(String, Vec<SparseRows>)> = Vec::new();
     if let Some(model) = &model {
-        let mut opts = NeuralOptions::new(model);
-        opts.cache = Some(std::env::temp_dir().join("papermatch-embeddings"));
-        opts.progress = true;
-        let start = std::time::Instant::now();
-        let neural: Vec<SparseRows> = venues
-            .iter()
-            .map(|v| neural_affinity(v, &opts))
-            .collect::<Result<_, _>>()?;
-        eprintln!(
-            "neural affinity of the three versions in {:.1} s",
-            start.elapsed().as_secs_f64()
-        );
         let text: Vec<SparseRows> = venues.iter().map(|v| text_affinity(v, &base)).collect();
-        for w in [1.0, 0.8, 0.6, 0.5, 0.4] {
-            let blended = neural
+        for (name, encoder) in [("MiniLM", Encoder::Full), ("static", Encoder::Static)] {
+            let mut opts = NeuralOptions::new(model);
+            opts.cache = Some(std::env::temp_dir().join("papermatch-embeddings"));
+            opts.progress = true;
+            opts.encoder = encoder;
+            let start = std::time::Instant::now();
+            let neural: Vec<SparseRows> = venues
                 .iter()
-                .zip(&text)
-                .map(
-                    |(n, t)| match blend(&AffinityMatrix::Sparse(n.clone()), t, w) {
-                        AffinityMatrix::Sparse(m) => m,
-                        AffinityMatrix::Dense(_) => unreachable!("a sparse blend stays sparse"),
-                    },
-                )
-                .collect();
-            matrices.push((format!("neural {w} + default text {:.1}", 1.0 - w), blended));
+                .map(|v| neural_affinity(v, &opts))
+                .collect::<Result<_, _>>()?;
+            eprintln!(
+                "{name}: affinity of the three versions in {:.1} s",
+                start.elapsed().as_secs_f64()
+            );
+            for w in [1.0, 0.8, 0.6, 0.5, 0.4] {
+                let blended = neural
+                    .iter()
+                    .zip(&text)
+                    .map(
+                        |(n, t)| match blend(&AffinityMatrix::Sparse(n.clone()), t, w) {
+                            AffinityMatrix::Sparse(m) => m,
+                            AffinityMatrix::Dense(_) => {
+                                unreachable!("a sparse blend stays sparse")
+                            }
+                        },
+                    )
+                    .collect();
+                matrices.push((format!("{name} {w} + default text {:.1}", 1.0 - w), blended));
+            }
         }
     }
     println!("| variant | {} | mean |", versions.join(" | "));

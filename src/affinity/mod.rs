@@ -208,16 +208,12 @@ pub struct AffinityOptions {
     /// Weight of keyword affinity when a venue has both scores and keywords.
     pub keyword_weight: f64,
     /// A neural text model ([`neural`]): with it, the text affinity is the blend
-    /// `neural_weight · neural + (1 − neural_weight) · lexical`.
+    /// `w · neural + (1 − w) · lexical`.
     pub neural: Option<neural::NeuralOptions>,
-    /// Share of the neural model in the text affinity (default [`NEURAL_WEIGHT`]).
-    pub neural_weight: f64,
+    /// Share `w` of the neural model in the text affinity; `None`: the encoder's
+    /// [`neural::Encoder::default_weight`].
+    pub neural_weight: Option<f64>,
 }
-
-/// Default share of the neural model in the text affinity: half. On the development half of the
-/// gold standard, shares from 1 down to 0.4 score 0.2424 to 0.2327 (lower is better), differences
-/// within the noise of 29 participants; half and half is the round choice between them.
-pub const NEURAL_WEIGHT: f64 = 0.5;
 
 impl Default for AffinityOptions {
     fn default() -> AffinityOptions {
@@ -230,7 +226,7 @@ impl Default for AffinityOptions {
             score_weight: 1.0,
             keyword_weight: 1.0,
             neural: None,
-            neural_weight: NEURAL_WEIGHT,
+            neural_weight: None,
         }
     }
 }
@@ -446,7 +442,9 @@ fn profile_affinity(venue: &Venue, opts: &AffinityOptions) -> Result<Option<Spar
         match &opts.neural {
             None => Ok(lexical()),
             Some(n) => {
-                let w = opts.neural_weight;
+                let w = opts
+                    .neural_weight
+                    .unwrap_or_else(|| n.encoder.default_weight());
                 if !(0.0..=1.0).contains(&w) {
                     return Err(Error::Options(format!(
                         "--neural-weight {w} must lie in [0, 1]"

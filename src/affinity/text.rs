@@ -538,15 +538,7 @@ pub fn text_affinity(venue: &Venue, opts: &TextOptions) -> SparseRows {
     // Reviewers in blocks whose papers fit a small accumulator (L2-resident): each submission
     // walks the blocks in order, and each of its terms keeps a cursor into its postings.
     const BLOCK_DOCS: usize = 16 * 1024;
-    let mut blocks: Vec<(usize, usize)> = Vec::new(); // reviewer ranges
-    let mut r0 = 0;
-    for r in 0..n_owners {
-        if first[r + 1] - first[r0] > BLOCK_DOCS && r > r0 {
-            blocks.push((r0, r));
-            r0 = r;
-        }
-    }
-    blocks.push((r0, n_owners));
+    let blocks = reviewer_blocks(&first, BLOCK_DOCS);
     let block_len = blocks
         .iter()
         .map(|&(a, b)| first[b] - first[a])
@@ -599,6 +591,22 @@ pub fn text_affinity(venue: &Venue, opts: &TextOptions) -> SparseRows {
         )
         .collect();
     SparseRows::from_rows(nr, rows)
+}
+
+/// Consecutive reviewer ranges `(a, b)` whose papers (`first[a]..first[b]`, reviewer `r`'s
+/// being `first[r]..first[r + 1]`) number at most `max_docs`, unless one reviewer has more.
+pub(crate) fn reviewer_blocks(first: &[usize], max_docs: usize) -> Vec<(usize, usize)> {
+    let n = first.len() - 1;
+    let mut blocks = Vec::new();
+    let mut r0 = 0;
+    for r in 0..n {
+        if first[r + 1] - first[r0] > max_docs && r > r0 {
+            blocks.push((r0, r));
+            r0 = r;
+        }
+    }
+    blocks.push((r0, n));
+    blocks
 }
 
 /// Combines the similarities of one reviewer's papers that share a term with the submission

@@ -93,6 +93,15 @@ pub enum AffinityArg {
     Neural,
 }
 
+/// How a neural text model embeds texts.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum EncoderArg {
+    /// Every text through the whole model.
+    Full,
+    /// The model's distilled static form.
+    Static,
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum SolverArg {
     /// Exact network-flow solver with pruning and pricing (fast at any size).
@@ -217,12 +226,18 @@ pub struct VenueArgs {
     pub no_institution_conflicts: bool,
     /// A sentence-transformers folder (BERT family: config.json, model.safetensors,
     /// tokenizer.json, 1_Pooling/config.json) for text affinity with a neural model, run on the
-    /// CPU in pure Rust; blended with the lexical text model by --neural-weight.
+    /// CPU in pure Rust (see --text-encoder and --neural-weight).
     #[arg(long, value_name = "DIR")]
     pub text_model: Option<PathBuf>,
-    /// Share of the neural model in the text affinity (1: the neural model alone).
-    #[arg(long, default_value_t = papermatch::affinity::NEURAL_WEIGHT, value_name = "W")]
-    pub neural_weight: f64,
+    /// Share of the neural model in the text affinity, the rest going to the lexical model
+    /// [default: 1 with the full model, 0.5 with --text-encoder static].
+    #[arg(long, value_name = "W")]
+    pub neural_weight: Option<f64>,
+    /// How --text-model embeds texts: the whole model, or its distilled static form (each
+    /// token's vector computed once by the model; thousands of texts per second, for the
+    /// largest venues).
+    #[arg(long, value_enum, default_value_t = EncoderArg::Full, value_name = "HOW")]
+    pub text_encoder: EncoderArg,
     /// Keep embeddings under DIR, keyed by model and text, so a text is embedded once across
     /// runs and venues.
     #[arg(long, value_name = "DIR")]
@@ -328,6 +343,10 @@ impl VenueArgs {
                     let mut n = papermatch::affinity::neural::NeuralOptions::new(dir);
                     n.cache = self.embedding_cache.clone();
                     n.progress = progress;
+                    n.encoder = match self.text_encoder {
+                        EncoderArg::Full => papermatch::affinity::neural::Encoder::Full,
+                        EncoderArg::Static => papermatch::affinity::neural::Encoder::Static,
+                    };
                     n
                 }),
                 neural_weight: self.neural_weight,
