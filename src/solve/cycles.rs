@@ -237,6 +237,8 @@ pub fn assign_without_cycles(
     let mut cons = CycleConstraints::default();
     let mut best: Option<(Outcome, usize)> = None;
     let mut current = first.clone();
+    // The engine's last optimum, to start the next solve from.
+    let mut warm: Option<super::engine::Start> = None;
     let mut cycles = initial;
     let mut round = 0;
     // The least upper bound proven on the rule's optimum.
@@ -255,17 +257,29 @@ pub fn assign_without_cycles(
         if free && (!penalties_left || round >= rounds / 2) {
             break;
         }
-        let solve = |cons: &CycleConstraints, forbidden: &[(u32, u32, u32)]| {
+        // The next solve starts from the last one's flow when the costs moved by at most
+        // `moved` (a warm start) and the pairs with flow are still allowed.
+        let solve = |cons: &CycleConstraints,
+                     forbidden: &[(u32, u32, u32)],
+                     warm: &Option<super::engine::Start>,
+                     moved: i64| {
             if lagrangian {
-                solve_penalised(problem, &req.solve, cons, forbidden)
+                let start = warm.clone().map(|s| super::engine::Start {
+                    moved: Some(moved),
+                    ..s
+                });
+                solve_penalised(problem, &req.solve, cons, forbidden, start)
+                    .map(|(o, s)| (o, Some(s)))
             } else {
-                solve_with(problem, req, forbidden)
+                solve_with(problem, req, forbidden).map(|o| (o, None))
             }
         };
         if penalties_left {
             cons.add(&cycles, rule);
+            let before = cons.penalty.clone();
             cons.step(&current.assignment, round);
-            current = solve(&cons, &forbidden)?;
+            let moved = cons.moved_since(&before);
+            (current, warm) = solve(&cons, &forbidden, &warm, moved)?;
         } else {
             // Forbid the edges of every cycle left, the least costly first.
             let edges = review_graph(&current.assignment, &rule.authors);
@@ -287,8 +301,8 @@ pub fn assign_without_cycles(
             for &(x, y) in &chosen {
                 forbidden.extend(edges[&(x, y)].iter().map(|&p| (p, x, y)));
             }
-            match solve(&cons, &forbidden) {
-                Ok(o) => current = o,
+            match solve(&cons, &forbidden, &warm, 0) {
+                Ok(o) => (current, warm) = o,
                 Err(Error::Infeasible(_)) => {
                     // Too much forbidden at once: one edge at a time, keeping those that leave
                     // an assignment, trying each cycle's other edges.
@@ -304,9 +318,9 @@ pub fn assign_without_cycles(
                         let len = forbidden.len();
                         forbidden.extend(edges[&(x, y)].iter().map(|&p| (p, x, y)));
                         figures.solves += 1;
-                        match solve(&cons, &forbidden) {
+                        match solve(&cons, &forbidden, &warm, 0) {
                             Ok(o) => {
-                                current = o;
+                                (current, warm) = o;
                                 progressed = true;
                                 break;
                             }
@@ -522,6 +536,39 @@ impl CycleConstraints {
         total - penalties + slack
     }
 
+    /// The largest change of a pair's penalty since the penalties were `before`.
+    fn moved_since(&self, before: &[Vec<(u32, i64)>]) -> i64 {
+        let mut most = 0;
+        for (new, old) in self.penalty.iter().zip(before) {
+            let (mut i, mut j) = (0, 0);
+            while i < new.len() || j < old.len() {
+                let (a, b) = (new.get(i), old.get(j));
+                let (x, y) = match (a, b) {
+                    (Some(&(r, x)), Some(&(s, y))) if r == s => {
+                        i += 1;
+                        j += 1;
+                        (x, y)
+                    }
+                    (Some(&(r, x)), Some(&(s, _))) if r < s => {
+                        i += 1;
+                        (x, 0)
+                    }
+                    (Some(&(_, x)), None) => {
+                        i += 1;
+                        (x, 0)
+                    }
+                    (_, Some(&(_, y))) => {
+                        j += 1;
+                        (0, y)
+                    }
+                    (None, None) => unreachable!("the loop runs while one is left"),
+                };
+                most = most.max((x - y).abs());
+            }
+        }
+        most
+    }
+
     /// The penalty on pair `(p, r)`, in score units.
     fn penalty(&self, p: u32, r: u32) -> i64 {
         self.penalty.get(p as usize).map_or(0, |row| {
@@ -541,7 +588,8 @@ fn solve_penalised(
     opts: &super::SolveOptions,
     cons: &CycleConstraints,
     forbidden: &[(u32, u32, u32)],
-) -> Result<Outcome> {
+    start: Option<super::engine::Start>,
+) -> Result<(Outcome, super::engine::Start)> {
     let banned: FxHashSet<(u32, u32)> = forbidden.iter().map(|&(p, r, _)| (p, r)).collect();
     let cap = |p: usize, r: u32| i32::from(!banned.contains(&(p as u32, r)));
     let adjust = |p: usize, r: u32| -cons.penalty(p as u32, r);
@@ -559,7 +607,7 @@ fn solve_penalised(
         0 => (3 * max_demand + 6).max(12),
         k => k,
     };
-    let flow = match super::engine::solve(&net, per_paper, opts.candidates > 0)? {
+    let flow = match super::engine::solve_from(&net, per_paper, opts.candidates > 0, start)? {
         super::engine::Pruned::Solved(f) => f,
         super::engine::Pruned::Infeasible(..) => {
             return Err(Error::Infeasible(Box::new(super::Diagnosis {
@@ -586,7 +634,12 @@ fn solve_penalised(
         return Err(Error::Verification(v.describe(problem)));
     }
     let total = assignment.objective(problem.affinity);
-    Ok(Outcome {
+    let next = super::engine::Start {
+        flows: flow.flows,
+        potentials: flow.potentials,
+        moved: None,
+    };
+    let outcome = Outcome {
         assignment,
         total,
         objective: total,
@@ -598,7 +651,8 @@ fn solve_penalised(
         rules: None,
         randomized: None,
         cycles: None,
-    })
+    };
+    Ok((outcome, next))
 }
 
 /// The requirements' method on `problem` with the pairs `forbidden` (`(paper, reviewer, _)`)

@@ -112,6 +112,20 @@ impl Structure {
 /// For each paper, candidate reviewers with the flow to each, by reviewer.
 type Flows = Vec<Vec<(u32, i32)>>;
 
+/// Where a solve may start: an earlier optimum of a network over the same problem, without
+/// structure.
+#[derive(Clone)]
+pub(crate) struct Start {
+    /// Its final candidate pairs and the flow on each (by paper, reviewers in order).
+    pub flows: Flows,
+    /// Its exact potentials.
+    pub potentials: Vec<i64>,
+    /// `Some(eps)` when the flow still fits the new network (no pair with flow lost its
+    /// capacity) and the pair costs moved by at most `eps` since: the solve then starts from the
+    /// flow and its potentials at that scale. `None`: only the candidate pairs are reused.
+    pub moved: Option<i64>,
+}
+
 /// An optimal flow of a [`PairNetwork`], proven optimal over every eligible pair.
 pub(crate) struct PrunedFlow {
     /// For each paper, the candidate reviewers and the flow to each (0 included), by reviewer.
@@ -123,6 +137,8 @@ pub(crate) struct PrunedFlow {
     pub nodes: usize,
     /// Pairs in the final candidate graph.
     pub candidate_pairs: usize,
+    /// The exact potentials proving the flow optimal (the pair nodes first).
+    pub potentials: Vec<i64>,
     /// Pricing rounds that added pairs.
     pub pricing_rounds: usize,
 }
@@ -147,6 +163,17 @@ pub(crate) struct Shortfall {
 /// reviewers per paper. `explicit` asks for pruning even on a small instance (tests use it);
 /// otherwise a small instance takes the full graph at once.
 pub(crate) fn solve(net: &PairNetwork<'_>, per_paper: usize, explicit: bool) -> Result<Pruned> {
+    solve_from(net, per_paper, explicit, None)
+}
+
+/// [`solve`], starting from an earlier optimum ([`Start`]) when given one: its candidate pairs
+/// (those that still have capacity), and its flow and potentials when they still fit.
+pub(crate) fn solve_from(
+    net: &PairNetwork<'_>,
+    per_paper: usize,
+    explicit: bool,
+    start: Option<Start>,
+) -> Result<Pruned> {
     let pb = net.pb;
     let (np, nr) = (pb.n_papers(), pb.n_reviewers());
     let max_demand = pb.demand.iter().copied().max().unwrap_or(0) as usize;
@@ -164,17 +191,37 @@ pub(crate) fn solve(net: &PairNetwork<'_>, per_paper: usize, explicit: bool) -> 
             })
             .collect()
     };
-    let mut pairs = keep(if full {
-        flow::all_eligible(pb)
-    } else {
-        flow::candidates(pb, per_paper, per_reviewer)
+    // The start's pairs that still have capacity; its flow fits only if none of them lost any.
+    let start = start.filter(|_| net.structure.is_none()).map(|mut s| {
+        let mut fits = true;
+        for (p, row) in s.flows.iter_mut().enumerate() {
+            row.retain(|&(r, f)| {
+                let kept = (net.cap)(p, r) >= f.max(1);
+                fits &= kept || f == 0;
+                kept
+            });
+        }
+        if !fits {
+            s.moved = None;
+        }
+        s
+    });
+    let mut pairs = keep(match &start {
+        Some(s) if !full => s
+            .flows
+            .iter()
+            .map(|row| row.iter().map(|&(r, _)| r).collect())
+            .collect(),
+        _ if full => flow::all_eligible(pb),
+        _ => flow::candidates(pb, per_paper, per_reviewer),
     });
     if let (Some(must), false) = (net.must, full) {
         merge(&mut pairs, must.iter().map(|row| row.iter().copied()));
     }
     let mut pricing_rounds = 0;
     // The last optimum: its flows, its potentials, and the largest gain priced in since.
-    let mut previous: Option<(Flows, Vec<i64>, i64, Option<Structure>)> = None;
+    let mut previous: Option<(Flows, Vec<i64>, i64, Option<Structure>)> =
+        start.and_then(|s| Some((s.flows, s.potentials, s.moved?, None)));
     loop {
         let structure = net.structure.map(|build| build(&pairs));
         let st = structure.as_ref();
@@ -260,6 +307,7 @@ pub(crate) fn solve(net: &PairNetwork<'_>, per_paper: usize, explicit: bool) -> 
                 network,
                 nodes: n,
                 candidate_pairs: pairs.iter().map(Vec::len).sum(),
+                potentials,
                 pricing_rounds,
             }));
         }
