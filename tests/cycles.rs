@@ -102,6 +102,7 @@ proptest! {
         length in 2usize..4,
         demand in 1u32..3,
         max_load in 1u32..4,
+        min_load in 0u32..2,
         heuristic in any::<bool>(),
     ) {
         let authors: Vec<Vec<u32>> = authors
@@ -114,7 +115,8 @@ proptest! {
             .collect();
         let m = AffinityMatrix::Dense(ndarray::Array2::from_shape_vec((np, nr), scores).unwrap());
         let c = author_conflicts(np, &authors);
-        let pb = Problem::new(&m, &c, vec![demand; np], vec![0; nr], vec![max_load; nr]);
+        let min_load = min_load.min(max_load);
+        let pb = Problem::new(&m, &c, vec![demand; np], vec![min_load; nr], vec![max_load; nr]);
         let rule = CycleRule { length, authors: authors.clone() };
         // Small instances are solved exactly (integer program with lazy cycle constraints); a
         // candidate count forces the large instances' method (Lagrangian penalties, then bans).

@@ -111,6 +111,8 @@ pub struct CycleSummary {
     pub forbidden_edges: usize,
     /// Pairs taken out.
     pub forbidden_pairs: usize,
+    /// Moves of the repair and local search (a reviewer handing a paper to another).
+    pub local_moves: usize,
     /// Total affinity of the assignment.
     pub total: f64,
     /// The optimum without the rule: a proven upper bound.
@@ -351,6 +353,7 @@ pub fn summarize_outcome(pb: &Problem<'_>, req: &Requirements, outcome: &Outcome
         solves: c.solves,
         forbidden_edges: c.forbidden_edges,
         forbidden_pairs: c.forbidden_pairs,
+        local_moves: c.moves,
         total: units_to_score(outcome.objective),
         bound: units_to_score(c.bound_without_rule),
         bound_with_rule: units_to_score(c.bound_with_rule),
@@ -456,13 +459,14 @@ impl Summary {
         }
         if let Some(c) = &self.cycles {
             s.push_str(&format!(
-                "review cycles up to length {}: {} mutual pairs and {} three-reviewer rings in the optimum without the rule, none left; {} solves, {} edges forbidden ({} pairs); total {:.6}, {:.3} % below the optimum without the rule {:.6}; proven bound with the rule {:.6} (gap {:.6})\n",
+                "review cycles up to length {}: {} mutual pairs and {} three-reviewer rings in the optimum without the rule, none left; {} solves, {} edges forbidden ({} pairs), {} local moves; total {:.6}, {:.3} % below the optimum without the rule {:.6}; proven bound with the rule {:.6} (gap {:.6})\n",
                 c.length,
                 c.initial_two_cycles,
                 c.initial_three_cycles,
                 c.solves,
                 c.forbidden_edges,
                 c.forbidden_pairs,
+                c.local_moves,
                 c.total,
                 c.loss_percent,
                 c.bound,

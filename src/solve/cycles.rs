@@ -18,12 +18,19 @@
 //!   multiplier by its constraint's excess (subgradient steps). The flow itself then decides
 //!   which side of a cycle is cheaper to give up. Since the cycles found are a relaxation of the
 //!   rule and their constraints are exact, every such round's penalised optimum is a **proven
-//!   upper bound** on the rule's optimum (the least one is reported). After a few rounds, the
-//!   cycles left are broken by bans: for each, the edge (every pair putting `a` on a paper of
-//!   `b`) of least estimated loss per cycle broken (its score less the best score of a reviewer
-//!   with room, plus its penalty), re-solved with the penalties kept, until none is left; bans
-//!   that would leave no assignment are backed off and tried one edge at a time.
-//! - **Other objectives** (fair, rules): the requirements' own method, re-run with bans only.
+//!   upper bound** on the rule's optimum (the least one is reported). After the rounds, the
+//!   cycles left are **repaired without solving again**: for each, the edge (every pair putting
+//!   `a` on a paper of `b`) whose pairs cost least to hand to reviewers with load to spare, whose
+//!   own edges close no cycle. Then a **local search** takes back what the penalties gave up
+//!   needlessly: a paper's weakest reviewer gives way to a better one with load to spare, or to a
+//!   better one without, who hands one of their papers to a reviewer with load to spare, as long
+//!   as no cycle closes. Should the repair find a cycle it cannot break, the cycles left are
+//!   broken by bans instead: for each, the edge of least estimated loss per cycle broken (its
+//!   score less the best score of a reviewer with room, plus its penalty), re-solved with the
+//!   penalties kept, until none is left; bans that would leave no assignment are backed off and
+//!   tried one edge at a time. Each round's solve starts from the previous one's optimum.
+//! - **Other objectives** (fair, rules): the requirements' own method, re-run with bans only
+//!   (the repair and the local search know only the plain objective).
 //!
 //! The result has no cycle up to `L` (checked). Randomized assignment is refused: forbidding the
 //! cycles of one draw and drawing again breaks what the caps promise.
@@ -169,6 +176,8 @@ pub struct CycleFigures {
     pub forbidden_edges: usize,
     /// Pairs those edges forbid.
     pub forbidden_pairs: usize,
+    /// Moves of the final local search (a reviewer replaced by a better one, closing no cycle).
+    pub moves: usize,
     /// The objective without the rule (a proven upper bound, in score units).
     pub bound_without_rule: i64,
     /// A proven upper bound with the rule: the least Lagrangian bound over the cycles found (the
@@ -243,6 +252,7 @@ pub fn assign_without_cycles(
     let mut round = 0;
     // The least upper bound proven on the rule's optimum.
     let mut proven = first.bound;
+    let mut repair_tried = false;
     loop {
         let free = cycles.two.is_empty() && cycles.three.is_empty();
         if free
@@ -280,6 +290,19 @@ pub fn assign_without_cycles(
             cons.step(&current.assignment, round);
             let moved = cons.moved_since(&before);
             (current, warm) = solve(&cons, &forbidden, &warm, moved)?;
+        } else if lagrangian && !repair_tried {
+            // First try breaking what is left by handing pairs to other reviewers, unsolved.
+            repair_tried = true;
+            let mut a = current.assignment.clone();
+            if let Some(moves) = repair(problem, rule, &mut a) {
+                figures.moves += moves;
+                current.total = a.objective(problem.affinity);
+                current.objective = current.total;
+                current.assignment = a;
+                cycles = Cycles::default();
+                continue;
+            }
+            continue;
         } else {
             // Forbid the edges of every cycle left, the least costly first.
             let edges = review_graph(&current.assignment, &rule.authors);
@@ -351,6 +374,11 @@ pub fn assign_without_cycles(
     }
     let (mut current, n_forbidden) = best.expect("the loop ends on an assignment without cycles");
     forbidden.truncate(n_forbidden);
+    if lagrangian {
+        figures.moves += improve(problem, rule, &mut current.assignment);
+        current.total = current.assignment.objective(problem.affinity);
+        current.objective = current.total;
+    }
     let left = find_cycles(&current.assignment, &rule.authors, rule.length);
     if !left.two.is_empty() || !left.three.is_empty() {
         return Err(Error::Verification(format!(
@@ -417,11 +445,11 @@ fn exact_small(pb: &Problem<'_>, rule: &CycleRule) -> Result<(Option<Assignment>
     unreachable!("the loop returns")
 }
 
-/// Flow solves with Lagrangian penalties before cycles left are broken by bans (chosen on
+/// Flow solves with Lagrangian penalties before the cycles left are repaired (chosen on
 /// generated venues with reciprocal reviewing, seed 1: more rounds lower the loss slowly and cost
-/// a solve each).
+/// a solve each; these keep the whole run within 4× the plain one there).
 fn lagrangian_rounds(length: usize) -> usize {
-    if length <= 2 { 6 } else { 10 }
+    if length <= 2 { 24 } else { 10 }
 }
 
 /// The cycles found so far as linear constraints on the pairs that make them, with their
@@ -684,19 +712,315 @@ fn pair_losses<'o>(pb: &'o Problem<'_>, outcome: &'o Outcome) -> impl Fn(usize, 
     let load = a.loads(nr);
     move |p: usize, r: u32| {
         let assigned = &a.reviewers[p];
-        let best = (0..nr)
-            .filter(|&q| {
-                load[q] < pb.max_load[q]
-                    && !pb.conflicts.contains(p, q)
-                    && assigned
-                        .binary_search(&super::ReviewerIdx(q as u32))
-                        .is_err()
-            })
-            .map(|q| pb.affinity.get(p, q) as i64)
-            .max()
-            .unwrap_or(0);
+        // Of a sparse matrix only the stored entries, and 0 for the others (an estimate).
+        let mut best = if pb.affinity.is_sparse() { 0 } else { i64::MIN };
+        pb.affinity.for_each_in_row(p, |q, w| {
+            if load[q] < pb.max_load[q]
+                && !pb.conflicts.contains(p, q)
+                && assigned
+                    .binary_search(&super::ReviewerIdx(q as u32))
+                    .is_err()
+            {
+                best = best.max(w as i64);
+            }
+        });
         (pb.affinity.get(p, r as usize) as i64 - best).max(0)
     }
+}
+
+/// An assignment's loads and review graph (edges `x → y` with the number of `y`'s papers `x`
+/// reviews), kept up to date under single-pair moves, for the local repair and improvement.
+struct Moves<'m> {
+    pb: &'m Problem<'m>,
+    rule: &'m CycleRule,
+    load: Vec<u32>,
+    count: FxHashMap<(u32, u32), u32>,
+    out: Vec<FxHashSet<u32>>,
+    locked: FxHashSet<(u32, u32)>,
+    /// Each reviewer's papers.
+    papers: Vec<Vec<u32>>,
+}
+
+impl<'m> Moves<'m> {
+    fn new(pb: &'m Problem<'m>, rule: &'m CycleRule, a: &Assignment) -> Moves<'m> {
+        let nr = pb.n_reviewers();
+        let mut m = Moves {
+            pb,
+            rule,
+            load: a.loads(nr),
+            count: FxHashMap::default(),
+            out: vec![FxHashSet::default(); nr],
+            locked: pb.locks.iter().map(|&(p, r)| (p.0, r.0)).collect(),
+            papers: vec![Vec::new(); nr],
+        };
+        for (p, r) in a.pairs() {
+            m.add_edges(p.0 as usize, r.0);
+            m.papers[r.0 as usize].push(p.0);
+        }
+        m
+    }
+
+    fn add_edges(&mut self, p: usize, r: u32) {
+        for &y in &self.rule.authors[p] {
+            if y != r {
+                *self.count.entry((r, y)).or_default() += 1;
+                self.out[r as usize].insert(y);
+            }
+        }
+    }
+
+    fn remove_edges(&mut self, p: usize, r: u32) {
+        for &y in &self.rule.authors[p] {
+            if let Some(c) = self.count.get_mut(&(r, y)) {
+                *c -= 1;
+                if *c == 0 {
+                    self.count.remove(&(r, y));
+                    self.out[r as usize].remove(&y);
+                }
+            }
+        }
+    }
+
+    /// Whether reviewer `x` on paper `p` would close a cycle of the rule's length: a path of at
+    /// most `length − 1` edges from one of `p`'s authors back to `x`.
+    fn closes(&mut self, p: usize, x: u32) -> bool {
+        let mut added = Vec::new();
+        let mut closes = false;
+        for &y in &self.rule.authors[p] {
+            if y == x || self.out[x as usize].contains(&y) {
+                continue;
+            }
+            let out = &self.out;
+            if out[y as usize].contains(&x)
+                || (self.rule.length >= 3
+                    && out[y as usize]
+                        .iter()
+                        .any(|&w| out[w as usize].contains(&x)))
+            {
+                closes = true;
+                break;
+            }
+            // The next author's path may run through this new edge.
+            self.out[x as usize].insert(y);
+            added.push(y);
+        }
+        for y in added {
+            self.out[x as usize].remove(&y);
+        }
+        closes
+    }
+
+    /// Whether `z` may leave paper `p`: above their minimum load and not locked there.
+    fn may_leave(&self, p: usize, z: u32) -> bool {
+        self.load[z as usize] > self.pb.min_load[z as usize]
+            && !self.locked.contains(&(p as u32, z))
+    }
+
+    /// The best reviewer to take `z`'s place on `p` (scoring above `floor` when given): load to
+    /// spare, no conflict, not on `p` yet, closing no cycle once `z` has left.
+    fn replacement(
+        &mut self,
+        a: &Assignment,
+        p: usize,
+        z: u32,
+        floor: Option<i32>,
+    ) -> Option<(i32, u32)> {
+        let pb = self.pb;
+        let mut better: Vec<(i32, u32)> = Vec::new();
+        let mut consider = |x: usize, w: i32| {
+            if floor.is_none_or(|f| w > f)
+                && self.load[x] < pb.max_load[x]
+                && !pb.conflicts.contains(p, x)
+                && a.reviewers[p]
+                    .binary_search(&super::ReviewerIdx(x as u32))
+                    .is_err()
+            {
+                better.push((w, x as u32));
+            }
+        };
+        if floor.is_some_and(|f| f >= 0) || !pb.affinity.is_sparse() {
+            // Only stored entries can beat a score of 0 or more.
+            pb.affinity.for_each_in_row(p, consider);
+        } else {
+            (0..pb.n_reviewers()).for_each(|x| consider(x, pb.affinity.get(p, x)));
+        }
+        better.sort_unstable_by(|u, v| v.cmp(u));
+        self.remove_edges(p, z);
+        let found = better.into_iter().find(|&(_, x)| !self.closes(p, x));
+        self.add_edges(p, z);
+        found
+    }
+
+    /// Puts `x` in `z`'s place on paper `p`.
+    fn replace(&mut self, a: &mut Assignment, p: usize, z: u32, x: u32) {
+        self.remove_edges(p, z);
+        self.add_edges(p, x);
+        let row = &mut a.reviewers[p];
+        row.retain(|r| r.0 != z);
+        let at = row.binary_search(&super::ReviewerIdx(x)).unwrap_err();
+        row.insert(at, super::ReviewerIdx(x));
+        self.load[z as usize] -= 1;
+        self.load[x as usize] += 1;
+        self.papers[z as usize].retain(|&q| q as usize != p);
+        self.papers[x as usize].push(p as u32);
+    }
+}
+
+/// Reviewer `.1` leaves paper `.0` for reviewer `.2`.
+type Move = (usize, u32, u32);
+
+/// Breaks the cycles of `a` without solving again: for each cycle left, the edge whose pairs
+/// cost least to hand to other reviewers (load to spare, closing no cycle) is taken out that way.
+/// The moves made, or `None` (and `a` half-changed) when some cycle has no such edge.
+fn repair(pb: &Problem<'_>, rule: &CycleRule, a: &mut Assignment) -> Option<usize> {
+    let mut m = Moves::new(pb, rule, a);
+    let mut made = 0;
+    loop {
+        let cycles = find_cycles(a, &rule.authors, rule.length);
+        if cycles.two.is_empty() && cycles.three.is_empty() {
+            return Some(made);
+        }
+        for edges in cycles.edge_lists() {
+            if edges.iter().any(|e| !m.count.contains_key(e)) {
+                continue; // broken already
+            }
+            // Each edge's moves are made in turn (a reviewer's load to spare taken by one is gone
+            // for the next), costed, and undone; the cheapest edge's are made again.
+            let mut best: Option<(i64, Vec<Move>)> = None;
+            for &(x, y) in &edges {
+                let papers: Vec<usize> = (0..pb.n_papers())
+                    .filter(|&p| rule.authors[p].contains(&y))
+                    .filter(|&p| a.reviewers[p].binary_search(&super::ReviewerIdx(x)).is_ok())
+                    .collect();
+                let mut loss = 0i64;
+                let mut moves: Vec<Move> = Vec::new();
+                for &p in &papers {
+                    if !m.may_leave(p, x) {
+                        break;
+                    }
+                    let Some((w, to)) = m.replacement(a, p, x, None) else {
+                        break;
+                    };
+                    loss += pb.affinity.get(p, x as usize) as i64 - w as i64;
+                    m.replace(a, p, x, to);
+                    moves.push((p, x, to));
+                }
+                for &(p, x, to) in moves.iter().rev() {
+                    m.replace(a, p, to, x);
+                }
+                let complete = moves.len() == papers.len();
+                if complete && best.as_ref().is_none_or(|(l, _)| loss < *l) {
+                    best = Some((loss, moves));
+                }
+            }
+            let (_, moves) = best?;
+            made += moves.len();
+            for (p, z, x) in moves {
+                m.replace(a, p, z, x);
+            }
+        }
+    }
+}
+
+/// A move of two steps for paper `p`, when no single one helps: a better reviewer `x` with no
+/// load to spare takes the place of `p`'s weakest reviewer `z` after handing one of their papers
+/// `q` to `x2`, who has load to spare; neither step may close a cycle. The best gain among `p`'s
+/// ten best such `x`, as `(z, x, q, x2)`.
+fn chain(m: &mut Moves<'_>, a: &Assignment, p: usize) -> Option<(u32, u32, usize, u32)> {
+    let pb = m.pb;
+    let z = a.reviewers[p]
+        .iter()
+        .map(|z| z.0)
+        .filter(|&z| m.may_leave(p, z))
+        .min_by_key(|&z| (pb.affinity.get(p, z as usize), z))?;
+    let wz = pb.affinity.get(p, z as usize) as i64;
+    let mut full: Vec<(i32, u32)> = Vec::new();
+    pb.affinity.for_each_in_row(p, |x, w| {
+        if w as i64 > wz
+            && m.load[x] >= pb.max_load[x]
+            && !pb.conflicts.contains(p, x)
+            && a.reviewers[p]
+                .binary_search(&super::ReviewerIdx(x as u32))
+                .is_err()
+        {
+            full.push((w, x as u32));
+        }
+    });
+    full.sort_unstable_by(|u, v| v.cmp(u));
+    let mut best: Option<(i64, (u32, u32, usize, u32))> = None;
+    for &(w, x) in full.iter().take(10) {
+        let gain_p = w as i64 - wz;
+        for q in m.papers[x as usize].clone() {
+            let q = q as usize;
+            if q == p || !m.may_leave(q, x) {
+                continue;
+            }
+            let wq = pb.affinity.get(q, x as usize) as i64;
+            // x2 must lose less on q than x gains on p.
+            let floor = (wq - gain_p).clamp(i32::MIN as i64, i32::MAX as i64) as i32;
+            let Some((w2, x2)) = m.replacement(a, q, x, Some(floor)) else {
+                continue;
+            };
+            let gain = gain_p - (wq - w2 as i64);
+            if gain <= 0 || best.is_some_and(|(g, _)| gain <= g) {
+                continue;
+            }
+            // Both steps together: x2 on q, then x in z's place on p, closing no cycle.
+            m.remove_edges(q, x);
+            m.add_edges(q, x2);
+            m.remove_edges(p, z);
+            let closes = m.closes(p, x);
+            m.add_edges(p, z);
+            m.remove_edges(q, x2);
+            m.add_edges(q, x);
+            if !closes {
+                best = Some((gain, (z, x, q, x2)));
+            }
+        }
+    }
+    best.map(|(_, mv)| mv)
+}
+
+/// Raises the total of an assignment without short cycles by moves that keep it so: a paper's
+/// weakest reviewer (above their minimum load, not locked) gives way to the best reviewer with
+/// load to spare whose new review edges close no cycle of the rule's length. The penalties and
+/// bans that broke the cycles give up more than needed (a ban stays after the cycle it broke is
+/// gone); this takes back what can be taken back one pair at a time. Returns the moves made.
+fn improve(pb: &Problem<'_>, rule: &CycleRule, a: &mut Assignment) -> usize {
+    let mut m = Moves::new(pb, rule, a);
+    let mut moves = 0;
+    let mut changed = true;
+    while changed {
+        changed = false;
+        for p in 0..pb.n_papers() {
+            // The move of largest gain among the paper's reviewers.
+            let mut best: Option<(i64, u32, u32)> = None;
+            let on: Vec<u32> = a.reviewers[p].iter().map(|z| z.0).collect();
+            for z in on {
+                if !m.may_leave(p, z) {
+                    continue;
+                }
+                let wz = pb.affinity.get(p, z as usize);
+                if let Some((w, x)) = m.replacement(a, p, z, Some(wz)) {
+                    let gain = w as i64 - wz as i64;
+                    if best.is_none_or(|(g, ..)| gain > g) {
+                        best = Some((gain, z, x));
+                    }
+                }
+            }
+            if let Some((_, z, x)) = best {
+                m.replace(a, p, z, x);
+                moves += 1;
+                changed = true;
+            } else if let Some((z, x, q, x2)) = chain(&mut m, a, p) {
+                m.replace(a, q, x, x2);
+                m.replace(a, p, z, x);
+                moves += 1;
+                changed = true;
+            }
+        }
+    }
+    moves
 }
 
 /// Edges that break every cycle, chosen greedily: the edge of least loss per cycle broken, until
