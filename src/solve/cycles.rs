@@ -924,7 +924,8 @@ fn repair(pb: &Problem<'_>, rule: &CycleRule, a: &mut Assignment) -> Option<usiz
 
 /// A move of two steps for paper `p`, when no single one helps: a better reviewer `x` with no
 /// load to spare takes the place of `p`'s weakest reviewer `z` after handing one of their papers
-/// `q` to `x2`, who has load to spare; neither step may close a cycle. The best gain among `p`'s
+/// `q` to `x2`, who has load to spare once `z` has left (`z` too: a swap); neither step may close
+/// a cycle. The best gain among `p`'s
 /// ten best such `x`, as `(z, x, q, x2)`.
 fn chain(m: &mut Moves<'_>, a: &Assignment, p: usize) -> Option<(u32, u32, usize, u32)> {
     let pb = m.pb;
@@ -947,6 +948,10 @@ fn chain(m: &mut Moves<'_>, a: &Assignment, p: usize) -> Option<(u32, u32, usize
         }
     });
     full.sort_unstable_by(|u, v| v.cmp(u));
+    // z leaves p first: z may then take x's paper (a swap), and no path runs through z's edges
+    // for p any more.
+    m.remove_edges(p, z);
+    m.load[z as usize] -= 1;
     let mut best: Option<(i64, (u32, u32, usize, u32))> = None;
     for &(w, x) in full.iter().take(10) {
         let gain_p = w as i64 - wz;
@@ -968,9 +973,7 @@ fn chain(m: &mut Moves<'_>, a: &Assignment, p: usize) -> Option<(u32, u32, usize
             // Both steps together: x2 on q, then x in z's place on p, closing no cycle.
             m.remove_edges(q, x);
             m.add_edges(q, x2);
-            m.remove_edges(p, z);
             let closes = m.closes(p, x);
-            m.add_edges(p, z);
             m.remove_edges(q, x2);
             m.add_edges(q, x);
             if !closes {
@@ -978,6 +981,8 @@ fn chain(m: &mut Moves<'_>, a: &Assignment, p: usize) -> Option<(u32, u32, usize
             }
         }
     }
+    m.add_edges(p, z);
+    m.load[z as usize] += 1;
     best.map(|(_, mv)| mv)
 }
 
