@@ -5,8 +5,9 @@
 //! cargo run --release --example goldstandard -- ../shared/data/goldstandard
 //! ```
 //!
-//! The folder holds `evaluations_dev.tsv` (participants' expertise ratings) and `d_20_1`,
-//! `d_20_2`, `d_20_3` in OpenReview's expertise layout. Lower is better; published: TPMS 0.313,
+//! The folder holds `evaluations_dev.tsv` (participants' expertise ratings; else any
+//! `evaluations*.tsv`) and the versions `d_*` (`d_20_1`, `d_20_2`, `d_20_3`) in OpenReview's
+//! expertise layout: the held-out half's folder works the same way. Lower is better; published: TPMS 0.313,
 //! SPECTER 0.274, SPECTER+MFR (OpenReview's production model) 0.244.
 
 use std::path::PathBuf;
@@ -25,15 +26,37 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .nth(1)
         .map(PathBuf::from)
         .unwrap_or_else(|| "../shared/data/goldstandard".into());
-    if !dir.join("evaluations_dev.tsv").is_file() {
+    // The ratings (`evaluations_dev.tsv`, or any `evaluations*.tsv`, e.g. the held-out half's)
+    // and every version folder `d_*` beside them.
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .map(|d| {
+            d.filter_map(|e| e.ok()?.file_name().into_string().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    let Some(evaluations) = names
+        .iter()
+        .find(|n| *n == "evaluations_dev.tsv")
+        .or_else(|| {
+            names
+                .iter()
+                .find(|n| n.starts_with("evaluations") && n.ends_with(".tsv"))
+        })
+    else {
         eprintln!(
             "no gold-standard data at {} (expected evaluations_dev.tsv): nothing to measure",
             dir.display()
         );
         return Ok(());
-    }
-    let ratings = read_ratings(&dir.join("evaluations_dev.tsv"))?;
-    let versions = ["d_20_1", "d_20_2", "d_20_3"];
+    };
+    let ratings = read_ratings(&dir.join(evaluations))?;
+    let versions: Vec<&str> = names
+        .iter()
+        .filter(|n| n.starts_with("d_") && dir.join(n).is_dir())
+        .map(String::as_str)
+        .collect();
+    eprintln!("{evaluations} against {}", versions.join(", "));
     let venues: Vec<Venue> = versions
         .iter()
         .map(|v| {
@@ -119,7 +142,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .map(|v| neural_affinity(v, &opts))
                 .collect::<Result<_, _>>()?;
             eprintln!(
-                "{name}: affinity of the three versions in {:.1} s",
+                "{name}: affinity of the {} versions in {:.1} s",
+                venues.len(),
                 start.elapsed().as_secs_f64()
             );
             for w in [1.0, 0.8, 0.6, 0.5, 0.4] {
