@@ -779,6 +779,8 @@ fn top_k_affinity(
                     }
                 }
             }
+            // Rows grown by doubling hold up to twice their length: 2.6 GB more at 16,000 × 20,000.
+            rows.iter_mut().for_each(Vec::shrink_to_fit);
             rows
         })
         .collect();
