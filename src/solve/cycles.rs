@@ -870,7 +870,8 @@ impl<'m> Moves<'m> {
 type Move = (usize, u32, u32);
 
 /// Breaks the cycles of `a` without solving again: for each cycle left, the edge whose pairs
-/// cost least to hand to other reviewers (load to spare, closing no cycle) is taken out that way.
+/// cost least to hand to other reviewers (load to spare, closing no cycle), per cycle found it is
+/// on, is taken out that way.
 /// The moves made, or `None` (and `a` half-changed) when some cycle has no such edge.
 fn repair(pb: &Problem<'_>, rule: &CycleRule, a: &mut Assignment) -> Option<usize> {
     let mut m = Moves::new(pb, rule, a);
@@ -880,13 +881,19 @@ fn repair(pb: &Problem<'_>, rule: &CycleRule, a: &mut Assignment) -> Option<usiz
         if cycles.two.is_empty() && cycles.three.is_empty() {
             return Some(made);
         }
-        for edges in cycles.edge_lists() {
+        let lists = cycles.edge_lists();
+        // How many of the cycles each edge is on: an edge on several breaks them all at once.
+        let mut on: FxHashMap<(u32, u32), i64> = FxHashMap::default();
+        for e in lists.iter().flatten() {
+            *on.entry(*e).or_default() += 1;
+        }
+        for edges in lists {
             if edges.iter().any(|e| !m.count.contains_key(e)) {
                 continue; // broken already
             }
             // Each edge's moves are made in turn (a reviewer's load to spare taken by one is gone
             // for the next), costed, and undone; the cheapest edge's are made again.
-            let mut best: Option<(i64, Vec<Move>)> = None;
+            let mut best: Option<(i64, i64, Vec<Move>)> = None;
             for &(x, y) in &edges {
                 let papers: Vec<usize> = (0..pb.n_papers())
                     .filter(|&p| rule.authors[p].contains(&y))
@@ -909,11 +916,17 @@ fn repair(pb: &Problem<'_>, rule: &CycleRule, a: &mut Assignment) -> Option<usiz
                     m.replace(a, p, to, x);
                 }
                 let complete = moves.len() == papers.len();
-                if complete && best.as_ref().is_none_or(|(l, _)| loss < *l) {
-                    best = Some((loss, moves));
+                // Least loss per cycle it is on.
+                let hits = on[&(x, y)];
+                if complete
+                    && best.as_ref().is_none_or(|(l, h, _)| {
+                        (loss as i128) * (*h as i128) < (*l as i128) * (hits as i128)
+                    })
+                {
+                    best = Some((loss, hits, moves));
                 }
             }
-            let (_, moves) = best?;
+            let (_, _, moves) = best?;
             made += moves.len();
             for (p, z, x) in moves {
                 m.replace(a, p, z, x);
