@@ -4,6 +4,7 @@
 //!
 //! ```sh
 //! cargo run --release --example cycles -- 3000x3000 [SEED]
+//! cargo run --release --example cycles -- VENUE_DIR
 //! ```
 
 use std::time::Instant;
@@ -17,22 +18,30 @@ use papermatch::{AssignOptions, Instance};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let (p, r) = args
-        .first()
-        .map_or("3000x3000", String::as_str)
-        .split_once('x')
-        .ok_or("size must be PxR")?;
+    let first = args.first().map_or("3000x3000", String::as_str);
     let seed: u64 = args.get(1).map_or(Ok(1), |s| s.parse())?;
-    let dir = tempfile::tempdir()?;
-    let spec = GenerateSpec {
-        papers: p.parse()?,
-        reviewers: r.parse()?,
-        seed,
-        layout: Layout::Reciprocal,
-        ..GenerateSpec::default()
+    let tmp = tempfile::tempdir()?;
+    // A venue folder, or a size to generate.
+    let (dir, name) = if std::path::Path::new(first).is_dir() {
+        (std::path::PathBuf::from(first), first.to_string())
+    } else {
+        let (p, r) = first
+            .split_once('x')
+            .ok_or("size must be PxR or a venue folder")?;
+        let spec = GenerateSpec {
+            papers: p.parse()?,
+            reviewers: r.parse()?,
+            seed,
+            layout: Layout::Reciprocal,
+            ..GenerateSpec::default()
+        };
+        write_venue(&spec, tmp.path())?;
+        (
+            tmp.path().to_path_buf(),
+            format!("{p}x{r} reciprocal, seed {seed}"),
+        )
     };
-    write_venue(&spec, dir.path())?;
-    let files = papermatch::io::VenueFiles::from_dir(dir.path())?;
+    let files = papermatch::io::VenueFiles::from_dir(&dir)?;
     let instance = Instance::from_files(
         &files,
         &AssignOptions {
@@ -45,7 +54,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let plain = assign(&pb, &Requirements::default())?;
     let t0 = start.elapsed().as_secs_f64();
     println!(
-        "{p}x{r} reciprocal, seed {seed}: plain total {:.6} in {t0:.2} s",
+        "{name}: plain total {:.6} in {t0:.2} s",
         plain.objective as f64 / 1e6
     );
     for length in [2, 3] {

@@ -163,16 +163,19 @@ pub(crate) struct Shortfall {
 /// reviewers per paper. `explicit` asks for pruning even on a small instance (tests use it);
 /// otherwise a small instance takes the full graph at once.
 pub(crate) fn solve(net: &PairNetwork<'_>, per_paper: usize, explicit: bool) -> Result<Pruned> {
-    solve_from(net, per_paper, explicit, None)
+    solve_from(net, per_paper, explicit, None, true)
 }
 
 /// [`solve`], starting from an earlier optimum ([`Start`]) when given one: its candidate pairs
-/// (those that still have capacity), and its flow and potentials when they still fit.
+/// (those that still have capacity), and its flow and potentials when they still fit. Without
+/// `priced`, the flow is optimal on the candidate graph only (no pricing): a heuristic step, not
+/// a proven optimum.
 pub(crate) fn solve_from(
     net: &PairNetwork<'_>,
     per_paper: usize,
     explicit: bool,
     start: Option<Start>,
+    priced: bool,
 ) -> Result<Pruned> {
     let pb = net.pb;
     let (np, nr) = (pb.n_papers(), pb.n_reviewers());
@@ -282,7 +285,11 @@ pub(crate) fn solve_from(
         }
         g.min_cost_flow(&mut excess, &mut price, start)?;
         let potentials = g.certificate(&price)?;
-        let found = price_pruned(net, st, &pairs, &potentials, 10 * max_demand.max(4));
+        let found = if priced {
+            price_pruned(net, st, &pairs, &potentials, 10 * max_demand.max(4))
+        } else {
+            Vec::new()
+        };
         let mut i = 0;
         let flows: Flows = pairs
             .iter()
