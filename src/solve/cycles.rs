@@ -176,7 +176,7 @@ pub struct CycleFigures {
     pub forbidden_edges: usize,
     /// Pairs those edges forbid.
     pub forbidden_pairs: usize,
-    /// Moves of the final local search (a reviewer replaced by a better one, closing no cycle).
+    /// Moves of the repair and the local search (a reviewer handing a paper to another).
     pub moves: usize,
     /// The objective without the rule (a proven upper bound, in score units).
     pub bound_without_rule: i64,
@@ -267,11 +267,11 @@ pub fn assign_without_cycles(
         if free && (!penalties_left || round >= rounds / 2) {
             break;
         }
-        // The next solve starts from the last one's flow when the costs moved by at most
-        // `moved` (a warm start) and the pairs with flow are still allowed.
         // Only the last Lagrangian round is priced over every pair (proving its bound); the
         // others are optimal on the candidate graph, which is all a step of the search needs.
         let priced = !penalties_left || round + 1 == rounds;
+        // The next solve starts from the last one's flow when the costs moved by at most
+        // `moved` (a warm start) and the pairs with flow are still allowed.
         let solve = |cons: &CycleConstraints,
                      forbidden: &[(u32, u32, u32)],
                      warm: &Option<super::engine::Start>,
@@ -303,7 +303,6 @@ pub fn assign_without_cycles(
                 current.objective = current.total;
                 current.assignment = a;
                 cycles = Cycles::default();
-                continue;
             }
             continue;
         } else {
@@ -719,7 +718,7 @@ fn pair_losses<'o>(pb: &'o Problem<'_>, outcome: &'o Outcome) -> impl Fn(usize, 
     move |p: usize, r: u32| {
         let assigned = &a.reviewers[p];
         // Of a sparse matrix only the stored entries, and 0 for the others (an estimate).
-        let mut best = if pb.affinity.is_sparse() { 0 } else { i64::MIN };
+        let mut best: Option<i64> = pb.affinity.is_sparse().then_some(0);
         pb.affinity.for_each_in_row(p, |q, w| {
             if load[q] < pb.max_load[q]
                 && !pb.conflicts.contains(p, q)
@@ -727,10 +726,10 @@ fn pair_losses<'o>(pb: &'o Problem<'_>, outcome: &'o Outcome) -> impl Fn(usize, 
                     .binary_search(&super::ReviewerIdx(q as u32))
                     .is_err()
             {
-                best = best.max(w as i64);
+                best = Some(best.map_or(w as i64, |b| b.max(w as i64)));
             }
         });
-        (pb.affinity.get(p, r as usize) as i64 - best).max(0)
+        (pb.affinity.get(p, r as usize) as i64 - best.unwrap_or(0)).max(0)
     }
 }
 

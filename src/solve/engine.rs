@@ -126,7 +126,8 @@ pub(crate) struct Start {
     pub moved: Option<i64>,
 }
 
-/// An optimal flow of a [`PairNetwork`], proven optimal over every eligible pair.
+/// An optimal flow of a [`PairNetwork`], proven optimal over every eligible pair (over the
+/// candidate graph only when solved unpriced, see [`solve_from`]).
 pub(crate) struct PrunedFlow {
     /// For each paper, the candidate reviewers and the flow to each (0 included), by reviewer.
     pub flows: Flows,
