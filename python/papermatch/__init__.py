@@ -539,15 +539,28 @@ def read_venue(
     max_load: int = 6,
     min_load: int = 0,
     coauthor_since: Optional[int] = None,
+    text_model: Optional[Union[str, os.PathLike]] = None,
+    text_encoder: str = "full",
+    neural_weight: Optional[float] = None,
+    embedding_cache: Optional[Union[str, os.PathLike]] = None,
 ) -> Venue:
     """Reads a venue folder (papers.csv + reviewers.csv and/or scores.csv, conflicts, bids,
     locks, reviewer_papers.csv, or OpenReview's expertise layout) with the command line's
-    readers. Bad files raise :class:`InputError` naming the file, line and column."""
+    readers. Bad files raise :class:`InputError` naming the file, line and column.
+
+    ``text_model`` (a sentence-transformers folder), ``text_encoder`` (``"full"`` or
+    ``"static"``), ``neural_weight`` and ``embedding_cache`` are the command line's
+    ``--text-model``, ``--text-encoder``, ``--neural-weight`` and ``--embedding-cache``: the text
+    affinity from a neural model, run in Rust."""
     options = {
         "default_demand": int(reviewers_per_paper),
         "default_max_load": int(max_load),
         "default_min_load": int(min_load),
         "coauthor_since": coauthor_since,
+        "text_model": None if text_model is None else os.fspath(text_model),
+        "text_encoder": text_encoder,
+        "neural_weight": neural_weight,
+        "embedding_cache": None if embedding_cache is None else os.fspath(embedding_cache),
     }
     d = _core.read_venue(os.fspath(path), options)
     n_p, n_r = len(d["paper_ids"]), len(d["reviewer_ids"])

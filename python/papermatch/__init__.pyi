@@ -134,6 +134,10 @@ def read_venue(
     max_load: int = 6,
     min_load: int = 0,
     coauthor_since: Optional[int] = None,
+    text_model: Optional[Union[str, os.PathLike]] = None,
+    text_encoder: str = "full",
+    neural_weight: Optional[float] = None,
+    embedding_cache: Optional[Union[str, os.PathLike]] = None,
 ) -> Venue: ...
 
 def generate(

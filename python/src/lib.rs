@@ -285,6 +285,21 @@ fn options_of(spec: &Bound<'_, PyDict>) -> PyResult<AssignOptions> {
         coauthors: opt::<i32>(spec, "coauthor_since")?.map(Coauthors::Since),
         ..ConflictOptions::default()
     };
+    if let Some(dir) = opt::<String>(spec, "text_model")? {
+        let mut n = papermatch::affinity::neural::NeuralOptions::new(Path::new(&dir));
+        n.cache = opt::<String>(spec, "embedding_cache")?.map(Into::into);
+        n.encoder = match opt::<String>(spec, "text_encoder")?.as_deref() {
+            None | Some("full") => papermatch::affinity::neural::Encoder::Full,
+            Some("static") => papermatch::affinity::neural::Encoder::Static,
+            Some(other) => {
+                return Err(OptionsError::new_err(format!(
+                    "text_encoder: `{other}` is not an encoder (full or static)"
+                )));
+            }
+        };
+        opts.affinity.neural = Some(n);
+        opts.affinity.neural_weight = opt::<f64>(spec, "neural_weight")?;
+    }
     opts.read.default_demand = get(spec, "default_demand", 3u32)?;
     opts.read.default_max_load = get(spec, "default_max_load", 6u32)?;
     opts.read.default_min_load = get(spec, "default_min_load", 0u32)?;

@@ -274,3 +274,24 @@ def test_the_gil_is_released():
     stop.set()
     t.join()
     assert len(ticks) > 1000
+
+
+def test_text_model_equals_the_cli(tmp_path):
+    model = ROOT / "target" / "models" / "all-minilm-l6-v2"
+    if not (model / "model.safetensors").is_file():
+        pytest.skip(f"no sentence-transformers model at {model} (.ci/fetch-model fetches it)")
+    # 10 submissions and 15 reviewers with 20 past papers each: 310 texts, embedded once by the
+    # full model thanks to the cache the three runs share.
+    v = papermatch.generate(10, 15, seed=6, layout="text", directory=tmp_path / "v")
+    cache = tmp_path / "cache"
+    for encoder in ("static", "full"):
+        args = ["--text-model", str(model), "--text-encoder", encoder]
+        pairs, total = cli_assign(tmp_path / "v", *args, "--embedding-cache", str(cache))
+        tv = papermatch.read_venue(
+            tmp_path / "v", text_model=model, text_encoder=encoder, embedding_cache=cache
+        )
+        r = tv.assign()
+        assert ids(r) == pairs and round(r.total * 1e6) == total, encoder
+        assert not np.allclose(tv.scores, v.scores)
+    with pytest.raises(papermatch.OptionsError):
+        papermatch.read_venue(tmp_path / "v", text_model=model, text_encoder="bert")
