@@ -915,10 +915,13 @@ fn repair(pb: &Problem<'_>, rule: &CycleRule, a: &mut Assignment) -> Option<usiz
             // for the next), costed, and undone; the cheapest edge's are made again.
             let mut best: Option<(i64, i64, Vec<Move>)> = None;
             for &(x, y) in &edges {
-                let papers: Vec<usize> = (0..pb.n_papers())
+                // x's papers written by y, in order (from x's list, not a scan of every paper).
+                let mut papers: Vec<usize> = m.papers[x as usize]
+                    .iter()
+                    .map(|&q| q as usize)
                     .filter(|&p| rule.authors[p].contains(&y))
-                    .filter(|&p| a.reviewers[p].binary_search(&super::ReviewerIdx(x)).is_ok())
                     .collect();
+                papers.sort_unstable();
                 let mut loss = 0i64;
                 let mut moves: Vec<Move> = Vec::new();
                 for &p in &papers {
