@@ -337,8 +337,10 @@ impl AffinityMatrix {
     pub fn for_each_in_row(&self, p: usize, mut f: impl FnMut(usize, i32)) {
         match self {
             AffinityMatrix::Dense(a) => {
-                for (r, &w) in a.row(p).iter().enumerate() {
-                    f(r, w);
+                let row = a.row(p);
+                match row.as_slice() {
+                    Some(row) => row.iter().enumerate().for_each(|(r, &w)| f(r, w)),
+                    None => row.iter().enumerate().for_each(|(r, &w)| f(r, w)),
                 }
             }
             AffinityMatrix::Sparse(s) => {

@@ -279,8 +279,11 @@ fn certificate_rejects_a_perturbed_solution() {
     );
     assert!(check_constraints(&pb, &swapped).is_empty());
     assert!(check_certificate(&pb, &swapped, &s.certificate).is_err());
-    // So must any perturbed potentials.
-    let mut bad = s.certificate.clone();
-    bad.potentials[0] -= 200_000;
-    assert!(check_certificate(&pb, &s.assignment, &bad).is_err());
+    // So must potentials moved beyond the slack: a paper's potential above its assigned pair's
+    // score plus its reviewer's, or below the score of the pair it does not have.
+    for delta in [-2_000_000, 2_000_000] {
+        let mut bad = s.certificate.clone();
+        bad.potentials[0] += delta;
+        assert!(check_certificate(&pb, &s.assignment, &bad).is_err());
+    }
 }

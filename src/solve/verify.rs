@@ -201,7 +201,7 @@ pub fn check_certificate(
     a: &Assignment,
     cert: &Certificate,
 ) -> Result<(), String> {
-    let found = price(pb, a, &cert.potentials, 1)?;
+    let found = price(pb, a, &cert.potentials, 1, None)?;
     match found.iter().enumerate().find(|(_, v)| !v.is_empty()) {
         None => Ok(()),
         Some((p, v)) => Err(format!(
@@ -215,11 +215,17 @@ pub fn check_certificate(
 /// For each paper, up to `limit` unassigned eligible reviewers whose pair has positive reduced
 /// profit under `pot` (`w_pr > π(p) − π(r)`), most profitable first. Fails if a condition on an
 /// assigned pair or a reviewer's load arc is broken: those are the solver's own arcs and must hold.
+///
+/// With `ceiling`, a score per paper that none of its pairs outside the solver's candidates
+/// exceeds (the candidates themselves being optimal already), a paper whose ceiling cannot beat
+/// its potential against the highest reviewer potential is skipped: most rows, once the solver
+/// is near the optimum.
 pub(crate) fn price(
     pb: &Problem<'_>,
     a: &Assignment,
     pot: &[i64],
     limit: usize,
+    ceiling: Option<&[i64]>,
 ) -> Result<Vec<Vec<(u32, i64)>>, String> {
     let (np, nr) = (pb.n_papers(), pb.n_reviewers());
     if pot.len() != np + nr + 1 {
@@ -246,6 +252,7 @@ pub(crate) fn price(
             ));
         }
     }
+    let top = pot[np..np + nr].iter().copied().max().unwrap_or(i64::MIN);
     let by_pot = reviewers_by_potential(pb, pot);
     (0..np)
         .into_par_iter()
@@ -261,6 +268,9 @@ pub(crate) fn price(
                         pb.paper_ids[p]
                     ));
                 }
+            }
+            if ceiling.is_some_and(|c| c[p].saturating_sub(pp).saturating_add(top) <= 0) {
+                return Ok(Vec::new());
             }
             let is_assigned = |r: usize| assigned.binary_search(&ReviewerIdx(r as u32)).is_ok();
             let conflicts = pb.conflicts.of_paper(p);
@@ -334,8 +344,30 @@ pub(crate) fn improving_through<T: Fn(usize) -> usize, A: Fn(usize) -> i64>(
     };
     match pb.affinity {
         AffinityMatrix::Dense(m) => {
-            for (r, &w) in m.row(p).iter().enumerate() {
-                consider(&mut out, r, w as i64);
+            let row = m.row(p);
+            let row = row.as_standard_layout();
+            let row = row
+                .as_slice()
+                .expect("a standard-layout array is contiguous");
+            let reviewers = &pot[np..np + row.len()];
+            // Most pairs are not profitable: a branch-free test of a chunk at a time (which the
+            // compiler vectorizes) skips the chunks that hold none.
+            const CHUNK: usize = 16;
+            for (c, (ws, rp)) in row.chunks(CHUNK).zip(reviewers.chunks(CHUNK)).enumerate() {
+                let base = c * CHUNK;
+                let hit = ws
+                    .iter()
+                    .zip(rp)
+                    .enumerate()
+                    .fold(false, |hit, (j, (&w, &pr))| {
+                        let r = base + j;
+                        hit | (w as i64 + (pair.adjust)(r) + pr > pot[(pair.tail)(r)])
+                    });
+                if hit {
+                    for (j, &w) in ws.iter().enumerate() {
+                        consider(&mut out, base + j, w as i64);
+                    }
+                }
             }
         }
         AffinityMatrix::Sparse(s) => {
