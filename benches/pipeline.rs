@@ -54,12 +54,17 @@ fn affinity(c: &mut Criterion) {
 
 fn solve(c: &mut Criterion) {
     let opts = AssignOptions::default();
+    let issue = venue(2000, 3000, Layout::Scores);
+    let issue = Instance::from_dir(issue.path(), &opts).expect("instance");
     let big = venue(1000, 1500, Layout::Scores);
     let big = Instance::from_dir(big.path(), &opts).expect("instance");
     let small = venue(60, 90, Layout::Scores);
     let small = Instance::from_dir(small.path(), &opts).expect("instance");
     let mut g = c.benchmark_group("solve");
     g.sample_size(10);
+    g.bench_function("flow dense 2000x3000", |b| {
+        b.iter(|| issue.assign_with(&SolveOptions::default()).expect("solves"))
+    });
     g.bench_function("flow dense 1000x1500", |b| {
         b.iter(|| big.assign_with(&SolveOptions::default()).expect("solves"))
     });
