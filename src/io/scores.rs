@@ -576,8 +576,8 @@ struct Local<'b> {
     rows: Vec<Vec<i32>>,
     keep_scores: bool,
     cells: usize,
-    /// Most cells the table may hold before the chunk is called sparse.
-    max_cells: Option<usize>,
+    /// Most cells the table may hold before the chunk is called sparse (`usize::MAX`: any).
+    cell_limit: usize,
 }
 
 impl Local<'_> {
@@ -588,7 +588,7 @@ impl Local<'_> {
             rows: Vec::new(),
             keep_scores,
             cells: 0,
-            max_cells,
+            cell_limit: max_cells.unwrap_or(usize::MAX),
         }
     }
 
@@ -629,17 +629,31 @@ impl<'b> Sink<'b> for Local<'b> {
         self.reviewers.bytes(r as usize)
     }
 
-    #[inline]
+    #[inline(always)]
     fn put(&mut self, p: u32, r: u32, units: i32) -> Result<(), Stop> {
         if !self.keep_scores {
             return Ok(());
         }
+        // The usual row: the next reviewer of the paper, with room reserved.
+        let row = &mut self.rows[p as usize];
+        if r as usize == row.len() && row.len() < row.capacity() && self.cells < self.cell_limit {
+            self.cells += 1;
+            row.push(encode(units));
+            return Ok(());
+        }
+        self.put_other(p, r, units)
+    }
+}
+
+impl Local<'_> {
+    #[cold]
+    fn put_other(&mut self, p: u32, r: u32, units: i32) -> Result<(), Stop> {
         let row = &mut self.rows[p as usize];
         let r = r as usize;
         // Reviewers come in order in a grouped file: the row grows by one.
         if r >= row.len() {
             self.cells += r + 1 - row.len();
-            if self.max_cells.is_some_and(|m| self.cells > m) {
+            if self.cells > self.cell_limit {
                 return Err(Stop::Sparse);
             }
             if r > row.len() {
