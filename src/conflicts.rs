@@ -165,13 +165,20 @@ impl std::ops::BitOr for Reasons {
     }
 }
 
+/// No declared reason for a pair (see `Conflicts::declared_at`).
+const NO_TEXT: u32 = u32::MAX;
+
 /// The conflicting pairs of a venue, by paper, each with its reasons.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Conflicts {
     indptr: Vec<usize>,
     reviewers: Vec<u32>,
     reasons: Vec<Reasons>,
-    declared: FxHashMap<(u32, u32), String>,
+    /// The distinct reasons given in conflicts.csv (most files use one or two).
+    declared_text: Vec<String>,
+    /// Per conflicting pair (as in `reviewers`), its declared reason in `declared_text`, or
+    /// [`NO_TEXT`]; empty when nothing was declared with a reason.
+    declared_at: Vec<u32>,
     /// For co-author conflicts: the past paper that shows it (title, year).
     coauthored: FxHashMap<(u32, u32), (String, Option<i32>)>,
 }
@@ -226,6 +233,13 @@ impl Conflicts {
             .map(|i| self.reasons[a + i])
     }
 
+    /// The reason conflicts.csv gives for a pair, if it gives one.
+    fn declared_text(&self, p: usize, r: usize) -> Option<&str> {
+        let i = self.of_paper(p).binary_search(&(r as u32)).ok()?;
+        let k = *self.declared_at.get(self.indptr[p] + i)?;
+        self.declared_text.get(k as usize).map(String::as_str)
+    }
+
     /// Number of conflicting pairs.
     pub fn len(&self) -> usize {
         self.reviewers.len()
@@ -256,7 +270,7 @@ impl Conflicts {
         };
         let mut parts = Vec::new();
         if why.contains(Reasons::DECLARED) {
-            match self.declared.get(&(p.0, r.0)).filter(|s| !s.is_empty()) {
+            match self.declared_text(p.ix(), r.ix()) {
                 Some(text) => parts.push(format!("declared: {text}")),
                 None => parts.push("declared".to_string()),
             }
@@ -422,11 +436,26 @@ pub fn find_conflicts(venue: &Venue, opts: &ConflictOptions) -> Conflicts {
             .map(|&(p, r, _, _)| (p, r, Reasons::COAUTHOR)),
     );
     let mut c = Conflicts::from_pairs(n_papers, pairs);
-    c.declared = venue
+    // Each declared reason's text once, and per pair its index (a later row of a pair wins).
+    let mut texts: FxHashMap<&str, u32> = FxHashMap::default();
+    for d in venue
         .declared_conflicts
         .iter()
-        .map(|d| ((d.paper.0, d.reviewer.0), d.reason.clone()))
-        .collect();
+        .filter(|d| !d.reason.is_empty())
+    {
+        let (p, r) = (d.paper.ix(), d.reviewer.0);
+        let Ok(i) = c.of_paper(p).binary_search(&r) else {
+            continue;
+        };
+        let k = *texts.entry(d.reason.as_str()).or_insert_with(|| {
+            c.declared_text.push(d.reason.clone());
+            (c.declared_text.len() - 1) as u32
+        });
+        if c.declared_at.is_empty() {
+            c.declared_at = vec![NO_TEXT; c.reviewers.len()];
+        }
+        c.declared_at[c.indptr[p] + i] = k;
+    }
     // The evidence of each co-author conflict: its most recent past paper.
     for (p, r, o, k) in coauthored {
         let paper = &venue.reviewer_papers[o as usize][k as usize];

@@ -26,6 +26,8 @@ mod write;
 
 use std::path::{Path, PathBuf};
 
+use rayon::prelude::*;
+
 use crate::affinity::{normalize_keyword, split_list};
 use crate::error::{Error, Result};
 use crate::model::{
@@ -519,9 +521,8 @@ fn read_reviewers(src: &Source, opts: &ReadOptions, ids: &mut Interner) -> Resul
     Ok(reviewers)
 }
 
-/// The paper and reviewer of a `paper_id,reviewer_id,…` row, looked up (or, while a bare-score
-/// venue's scores are read, interned). An unknown id that is one of the other kind gets a hint
-/// that the columns may be swapped.
+/// The paper and reviewer of `row`: looked up among the ids known up front when `fixed`,
+/// interned otherwise (a bare-score venue's scores).
 pub(crate) fn pair_ids(
     row: &Row<'_>,
     papers: &mut Interner,
@@ -529,34 +530,47 @@ pub(crate) fn pair_ids(
     fixed: bool,
 ) -> Result<(PaperIdx, ReviewerIdx)> {
     if fixed {
-        for (column, own, other, what, kind) in [
-            ("paper_id", &*papers, &*reviewers, "paper", "reviewer"),
-            ("reviewer_id", &*reviewers, &*papers, "reviewer", "paper"),
-        ] {
-            let id = row.text(column)?;
-            if !id.is_empty() && own.get(id).is_none() && other.get(id).is_some() {
-                return Err(row
-                    .error(
-                        column,
-                        format!("unknown {what} id `{id}`, which is a {kind} id"),
-                    )
-                    .hint(format!(
-                        "are the paper_id and reviewer_id columns swapped? The header names \
-                         column `{column}` here, but its value is a {kind}"
-                    ))
-                    .into());
-            }
-        }
+        return known_pair_ids(row, papers, reviewers);
     }
-    let p = lookup_id(row, "paper_id", papers, fixed, "paper", "papers.csv")?;
+    let p = lookup_id(row, "paper_id", papers, false, "paper", "papers.csv")?;
     let r = lookup_id(
         row,
         "reviewer_id",
         reviewers,
-        fixed,
+        false,
         "reviewer",
         "reviewers.csv",
     )?;
+    Ok((PaperIdx(p), ReviewerIdx(r)))
+}
+
+/// [`pair_ids`] among ids known up front; an id of the other kind is reported as a likely
+/// swap of the two columns.
+pub(crate) fn known_pair_ids(
+    row: &Row<'_>,
+    papers: &Interner,
+    reviewers: &Interner,
+) -> Result<(PaperIdx, ReviewerIdx)> {
+    for (column, own, other, what, kind) in [
+        ("paper_id", papers, reviewers, "paper", "reviewer"),
+        ("reviewer_id", reviewers, papers, "reviewer", "paper"),
+    ] {
+        let id = row.text(column)?;
+        if !id.is_empty() && own.get(id).is_none() && other.get(id).is_some() {
+            return Err(row
+                .error(
+                    column,
+                    format!("unknown {what} id `{id}`, which is a {kind} id"),
+                )
+                .hint(format!(
+                    "are the paper_id and reviewer_id columns swapped? The header names \
+                     column `{column}` here, but its value is a {kind}"
+                ))
+                .into());
+        }
+    }
+    let p = known_id(row, "paper_id", papers, "paper", "papers.csv")?;
+    let r = known_id(row, "reviewer_id", reviewers, "reviewer", "reviewers.csv")?;
     Ok((PaperIdx(p), ReviewerIdx(r)))
 }
 
@@ -569,6 +583,34 @@ pub(crate) fn lookup_id(
     what: &str,
     defined_in: &str,
 ) -> Result<u32> {
+    if fixed {
+        known_id(row, column, ids, what, defined_in)
+    } else {
+        Ok(ids.intern(id_text(row, column, what)?))
+    }
+}
+
+/// Looks up the id in `column` of `row` among the ids known up front.
+fn known_id(
+    row: &Row<'_>,
+    column: &str,
+    ids: &Interner,
+    what: &str,
+    defined_in: &str,
+) -> Result<u32> {
+    let id = id_text(row, column, what)?;
+    ids.get(id).ok_or_else(|| {
+        row.error(column, format!("unknown {what} id `{id}`"))
+            .hint(format!(
+                "every {what} id here must appear in {defined_in} (in a venue without it, \
+                 in the scores); check for typos"
+            ))
+            .into()
+    })
+}
+
+/// The id in `column` of `row`, which must not be empty.
+fn id_text<'r>(row: &'r Row<'_>, column: &str, what: &str) -> Result<&'r str> {
     let id = row.text(column)?;
     if id.is_empty() {
         return Err(row
@@ -576,18 +618,7 @@ pub(crate) fn lookup_id(
             .hint(format!("every row needs a {what} id"))
             .into());
     }
-    if fixed {
-        ids.get(id).ok_or_else(|| {
-            row.error(column, format!("unknown {what} id `{id}`"))
-                .hint(format!(
-                    "every {what} id here must appear in {defined_in} (in a venue without it, \
-                     in the scores); check for typos"
-                ))
-                .into()
-        })
-    } else {
-        Ok(ids.intern(id))
-    }
+    Ok(id)
 }
 
 /// Reads a `paper_id,reviewer_id[,reason]` table.
@@ -598,9 +629,22 @@ fn read_pair_table(
     fixed: bool,
 ) -> Result<Vec<(PaperIdx, ReviewerIdx, String)>> {
     let table = Table::parse(src, &["paper_id", "reviewer_id"])?;
+    if fixed {
+        // Ids are only looked up: the rows in parallel, the first error in file order reported.
+        let (papers, reviewers) = (&*papers, &*reviewers);
+        let rows: Vec<Result<_>> = (0..table.len())
+            .into_par_iter()
+            .map(|k| {
+                let row = table.row(k);
+                let (p, r) = known_pair_ids(&row, papers, reviewers)?;
+                Ok((p, r, row.text("reason")?.to_string()))
+            })
+            .collect();
+        return rows.into_iter().collect();
+    }
     let mut out = Vec::with_capacity(table.len());
     for row in table.rows() {
-        let (p, r) = pair_ids(&row, papers, reviewers, fixed)?;
+        let (p, r) = pair_ids(&row, papers, reviewers, false)?;
         out.push((p, r, row.text("reason")?.to_string()));
     }
     Ok(out)

@@ -289,7 +289,32 @@ fn assemble(np: usize, nr: usize, mut grid: Vec<i32>, rows: u64) -> Option<Affin
 fn zeroed_grid(np: usize, nr: usize) -> Option<Vec<i32>> {
     np.checked_mul(nr)
         .filter(|&n| n <= isize::MAX as usize / 8)
-        .map(|n| vec![0; n])
+        .map(|n| {
+            let grid = vec![0; n];
+            huge_pages(&grid);
+            grid
+        })
+}
+
+/// Asks for transparent huge pages under a large allocation not yet touched: a dense matrix of
+/// tens of MB then faults in 2 MB at a time instead of 4 KB (thousands of faults fewer), and
+/// the solver's scans of it miss the TLB less. Advice only; elsewhere it does nothing.
+fn huge_pages(cells: &[i32]) {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        const HUGE: usize = 2 << 20;
+        let start = (cells.as_ptr() as usize).next_multiple_of(HUGE);
+        let end = (cells.as_ptr() as usize + std::mem::size_of_val(cells)) / HUGE * HUGE;
+        if start < end {
+            // SAFETY: the range lies inside this allocation, and MADV_HUGEPAGE changes how its
+            // pages are backed, never their contents.
+            unsafe {
+                libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE);
+            }
+        }
+    }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    let _ = cells;
 }
 
 /// The grid as atomics, so that parallel chunks may store into it; a repeated pair is the only

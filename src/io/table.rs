@@ -335,24 +335,23 @@ impl Table {
 
     /// The data rows in file order.
     pub fn rows(&self) -> impl Iterator<Item = Row<'_>> {
-        let bounds = |k: usize| {
-            let first = self.records[k].1 as usize;
-            let next = self
-                .records
-                .get(k + 1)
-                .map_or(self.ends.len(), |r| r.1 as usize);
-            let start = first.checked_sub(1).map_or(0, |i| self.ends[i]);
-            (&self.ends[first..next], start)
-        };
-        (0..self.records.len()).map(move |k| {
-            let (ends, start) = bounds(k);
-            Row {
-                table: self,
-                ends,
-                start,
-                line: self.records[k].0,
-            }
-        })
+        (0..self.records.len()).map(move |k| self.row(k))
+    }
+
+    /// Data row `k` (0-based, in file order); panics beyond [`Table::len`].
+    pub fn row(&self, k: usize) -> Row<'_> {
+        let first = self.records[k].1 as usize;
+        let next = self
+            .records
+            .get(k + 1)
+            .map_or(self.ends.len(), |r| r.1 as usize);
+        let start = first.checked_sub(1).map_or(0, |i| self.ends[i]);
+        Row {
+            table: self,
+            ends: &self.ends[first..next],
+            start,
+            line: self.records[k].0,
+        }
     }
 }
 
