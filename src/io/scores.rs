@@ -9,6 +9,8 @@
 //! A file with quotes falls back to the `csv` crate. Both paths report errors with file, line and
 //! column, and both produce the same matrix.
 
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::ops::Range;
 use std::sync::atomic::{AtomicI32, Ordering};
 
@@ -418,11 +420,13 @@ impl<'s> Reader<'s> {
         let nr = reviewers.ids.len();
         let mut grid = zeroed_grid(papers.ids.len(), nr).ok_or(Stop::Fallback)?;
         let cells = atomic(&mut grid);
+        let (paper_ids, reviewer_ids) = (IdMap::of(papers), IdMap::of(reviewers));
         let body = self.body();
         let rows = self.chunks(body, progress, |chunk| {
             let mut sink = Known {
-                papers,
+                papers: &paper_ids,
                 reviewers,
+                reviewer_ids: &reviewer_ids,
                 grid: cells,
                 n_reviewers: nr,
                 pending: [(0, 0); PENDING],
@@ -513,8 +517,9 @@ trait Sink<'b> {
 
 /// Ids known up front; scores go straight into the shared grid.
 struct Known<'a> {
-    papers: &'a Interner,
+    papers: &'a IdMap<'a>,
     reviewers: &'a Interner,
+    reviewer_ids: &'a IdMap<'a>,
     grid: &'a [AtomicI32],
     n_reviewers: usize,
     /// Stores whose cells are being prefetched: rows in no particular order hit the grid at
@@ -551,11 +556,104 @@ impl Known<'_> {
     }
 }
 
-fn lookup(ids: &Interner, id: &[u8]) -> Result<u32, Stop> {
-    std::str::from_utf8(id)
-        .ok()
-        .and_then(|id| ids.get(id))
-        .ok_or(Stop::Fallback)
+fn lookup(ids: &IdMap<'_>, id: &[u8]) -> Result<u32, Stop> {
+    ids.get(id).ok_or(Stop::Fallback)
+}
+
+/// An id of at most 16 bytes as two words read straight from it (overlapping when it is
+/// shorter) and its length, so that hashing and comparing it cost a few integer operations, not
+/// a `memcmp` (nor a copy through the stack).
+#[inline(always)]
+fn short_key(id: &[u8]) -> Option<ShortKey> {
+    let n = id.len();
+    let word = |at: usize| u64::from_le_bytes(id[at..at + 8].try_into().expect("8 bytes"));
+    let half = |at: usize| u32::from_le_bytes(id[at..at + 4].try_into().expect("4 bytes")) as u64;
+    let (lo, hi) = match n {
+        8..=16 => (word(0), word(n - 8)),
+        4..=7 => (half(0), half(n - 4)),
+        1..=3 => (
+            id[0] as u64 | (id[n / 2] as u64) << 8 | (id[n - 1] as u64) << 16,
+            0,
+        ),
+        0 => (0, 0),
+        _ => return None,
+    };
+    Some(ShortKey {
+        lo,
+        hi,
+        len: n as u8,
+    })
+}
+
+/// See [`short_key`]: the words cover every byte of the id, and with its length they fix it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct ShortKey {
+    lo: u64,
+    hi: u64,
+    len: u8,
+}
+
+impl std::hash::Hash for ShortKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u128(self.lo as u128 | ((self.hi ^ self.len as u64) as u128) << 64);
+    }
+}
+
+/// Hashes a [`ShortKey`] by one folded 128-bit multiplication (as wyhash does): `FxHash`
+/// leaves such keys, which differ in a few bytes, crowded in the table.
+#[derive(Default)]
+struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(5) ^ b as u64).wrapping_mul(0x517C_C1B7_2722_0A95);
+        }
+    }
+
+    fn write_u128(&mut self, key: u128) {
+        let (lo, hi) = (key as u64, (key >> 64) as u64);
+        let m = (lo ^ 0x243F_6A88_85A3_08D3) as u128 * (hi ^ 0x1319_8A2E_0370_7344) as u128;
+        self.0 = m as u64 ^ (m >> 64) as u64;
+    }
+}
+
+/// Ids to indices: short ones by [`short_key`], longer ones by their bytes. Rows in no
+/// particular order look two ids up each, and that is most of their cost.
+#[derive(Default)]
+struct IdMap<'b> {
+    short: HashMap<ShortKey, u32, BuildHasherDefault<KeyHasher>>,
+    long: FxHashMap<&'b [u8], u32>,
+}
+
+impl<'b> IdMap<'b> {
+    /// The ids of an interner, by their index there.
+    fn of(ids: &'b Interner) -> IdMap<'b> {
+        let mut map = IdMap::default();
+        for (i, id) in ids.ids.iter().enumerate() {
+            map.insert(id.as_bytes(), i as u32);
+        }
+        map
+    }
+
+    #[inline]
+    fn get(&self, id: &[u8]) -> Option<u32> {
+        match short_key(id) {
+            Some(key) => self.short.get(&key).copied(),
+            None => self.long.get(id).copied(),
+        }
+    }
+
+    fn insert(&mut self, id: &'b [u8], i: u32) {
+        match short_key(id) {
+            Some(key) => self.short.insert(key, i),
+            None => self.long.insert(id, i),
+        };
+    }
 }
 
 impl<'b> Sink<'b> for Known<'_> {
@@ -564,7 +662,7 @@ impl<'b> Sink<'b> for Known<'_> {
     }
 
     fn reviewer(&mut self, id: &'b [u8]) -> Result<u32, Stop> {
-        lookup(self.reviewers, id)
+        lookup(self.reviewer_ids, id)
     }
 
     fn reviewer_id(&self, r: u32) -> Option<&[u8]> {
@@ -600,14 +698,14 @@ impl<'b> Sink<'b> for Known<'_> {
 /// and compared while the chunk is parsed).
 #[derive(Default)]
 struct LocalIds<'b> {
-    map: FxHashMap<&'b [u8], u32>,
+    map: IdMap<'b>,
     text: String,
     ends: Vec<usize>,
 }
 
 impl<'b> LocalIds<'b> {
     fn intern(&mut self, id: &'b [u8]) -> Result<u32, Stop> {
-        if let Some(&i) = self.map.get(id) {
+        if let Some(i) = self.map.get(id) {
             return Ok(i);
         }
         let i = self.ends.len() as u32;
@@ -666,8 +764,8 @@ impl Local<'_> {
 
     /// Drops what points into the file, once the chunk is parsed.
     fn done(&mut self) {
-        self.papers.map = FxHashMap::default();
-        self.reviewers.map = FxHashMap::default();
+        self.papers.map = IdMap::default();
+        self.reviewers.map = IdMap::default();
     }
 
     /// Interns this chunk's ids into the venue's, returning the maps from local indices.
@@ -986,6 +1084,33 @@ fn plain_decimal(s: &[u8]) -> Option<(i64, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn short_keys_tell_every_id_apart() {
+        // Every id over a 3-letter alphabet up to length 7, and long runs of one letter up to
+        // the 16-byte limit (where overlapping words could hide a length difference).
+        let mut ids: Vec<Vec<u8>> = vec![Vec::new()];
+        let mut last = vec![Vec::new()];
+        for _ in 0..7 {
+            last = last
+                .iter()
+                .flat_map(|id: &Vec<u8>| b"ab\0".iter().map(move |&c| [&id[..], &[c]].concat()))
+                .collect();
+            ids.extend(last.iter().cloned());
+        }
+        ids.extend(
+            (8..=16).flat_map(|n| [vec![b'a'; n], [vec![b'a'; n - 1], vec![b'b']].concat()]),
+        );
+        let keys: std::collections::HashSet<(u64, u64, u8)> = ids
+            .iter()
+            .map(|id| {
+                let k = short_key(id).expect("at most 16 bytes");
+                (k.lo, k.hi, k.len)
+            })
+            .collect();
+        assert_eq!(keys.len(), ids.len());
+        assert!(short_key(&[b'a'; 17]).is_none());
+    }
 
     #[test]
     fn exact_decimal_parsing() {
