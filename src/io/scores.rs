@@ -425,6 +425,7 @@ impl<'s> Reader<'s> {
         let rows = self.chunks(body, progress, |chunk| {
             let mut sink = Known {
                 papers: &paper_ids,
+                paper_names: papers,
                 reviewers,
                 reviewer_ids: &reviewer_ids,
                 grid: cells,
@@ -511,6 +512,8 @@ trait Sink<'b> {
     fn reviewer(&mut self, id: &'b [u8]) -> Result<u32, Stop>;
     /// The id of reviewer `r`, if there is one: the prediction for the next row.
     fn reviewer_id(&self, r: u32) -> Option<&[u8]>;
+    /// The id of paper `p`, if there is one: the prediction in a file grouped by reviewer.
+    fn paper_id(&self, p: u32) -> Option<&[u8]>;
     /// Stores a score; a pair already stored stops the pass.
     fn put(&mut self, p: u32, r: u32, units: i32) -> Result<(), Stop>;
 }
@@ -518,6 +521,7 @@ trait Sink<'b> {
 /// Ids known up front; scores go straight into the shared grid.
 struct Known<'a> {
     papers: &'a IdMap<'a>,
+    paper_names: &'a Interner,
     reviewers: &'a Interner,
     reviewer_ids: &'a IdMap<'a>,
     grid: &'a [AtomicI32],
@@ -669,6 +673,10 @@ impl<'b> Sink<'b> for Known<'_> {
         self.reviewers.ids.get(r as usize).map(String::as_bytes)
     }
 
+    fn paper_id(&self, p: u32) -> Option<&[u8]> {
+        self.paper_names.ids.get(p as usize).map(String::as_bytes)
+    }
+
     #[inline]
     fn put(&mut self, p: u32, r: u32, units: i32) -> Result<(), Stop> {
         let at = p as usize * self.n_reviewers + r as usize;
@@ -799,6 +807,10 @@ impl<'b> Sink<'b> for Local<'b> {
         self.reviewers.bytes(r as usize)
     }
 
+    fn paper_id(&self, p: u32) -> Option<&[u8]> {
+        self.papers.bytes(p as usize)
+    }
+
     #[inline(always)]
     fn put(&mut self, p: u32, r: u32, units: i32) -> Result<(), Stop> {
         if !self.keep_scores {
@@ -881,18 +893,36 @@ impl Parser {
         let mut rows = 0;
         let mut i = 0;
         let mut paper: (&[u8], u32) = (&[], 0);
-        let mut reviewer = u32::MAX;
+        let mut reviewer: (&[u8], u32) = (&[], u32::MAX);
+        // Whether rows run down a reviewer's papers (the file grouped by reviewer) rather than
+        // along a paper's reviewers; the line path learns it from the last two rows.
+        let mut down = false;
         while i < chunk.len() {
             if self.plain {
-                let next = reviewer.wrapping_add(1);
-                if let Some((units, len)) =
-                    self.fast_row(&chunk[i..], paper.0, sink.reviewer_id(next))
-                {
-                    sink.put(paper.1, next, units)?;
-                    reviewer = next;
-                    rows += 1;
-                    i += len;
-                    continue;
+                let row = &chunk[i..];
+                if down {
+                    let next = paper.1.wrapping_add(1);
+                    let predicted = sink.paper_id(next);
+                    let lp = predicted.map_or(0, <[u8]>::len);
+                    if let Some((units, len)) = self.fast_row(row, predicted, Some(reviewer.0)) {
+                        sink.put(next, reviewer.1, units)?;
+                        paper = (&row[..lp], next);
+                        rows += 1;
+                        i += len;
+                        continue;
+                    }
+                } else {
+                    let next = reviewer.1.wrapping_add(1);
+                    let predicted = sink.reviewer_id(next);
+                    let lr = predicted.map_or(0, <[u8]>::len);
+                    if let Some((units, len)) = self.fast_row(row, Some(paper.0), predicted) {
+                        sink.put(paper.1, next, units)?;
+                        let at = paper.0.len() + 1;
+                        reviewer = (&row[at..at + lr], next);
+                        rows += 1;
+                        i += len;
+                        continue;
+                    }
                 }
             }
             let end = memchr::memchr(b'\n', &chunk[i..]).map_or(chunk.len(), |e| i + e);
@@ -906,15 +936,18 @@ impl Parser {
             } else {
                 sink.paper(p_id)?
             };
-            let guess = reviewer.wrapping_add(1);
-            let r = if sink.reviewer_id(guess) == Some(r_id) {
+            let guess = reviewer.1.wrapping_add(1);
+            let r = if r_id == reviewer.0 {
+                reviewer.1
+            } else if sink.reviewer_id(guess) == Some(r_id) {
                 guess
             } else {
                 sink.reviewer(r_id)?
             };
             let units = check_score(score, self.allow_any).map_err(|_| Stop::Fallback)?;
             sink.put(p, r, units)?;
-            (paper, reviewer) = ((p_id, p), r);
+            down = r == reviewer.1 && p != paper.1;
+            (paper, reviewer) = ((p_id, p), (r_id, r));
             rows += 1;
         }
         Ok(rows)
@@ -923,8 +956,13 @@ impl Parser {
     /// A row that is `<paper>,<reviewer>,<plain decimal>` followed by a line end (or the end of
     /// the chunk), with the score in range: its score and length.
     #[inline(always)]
-    fn fast_row(&self, row: &[u8], paper: &[u8], reviewer: Option<&[u8]>) -> Option<(i32, usize)> {
-        let reviewer = reviewer?;
+    fn fast_row(
+        &self,
+        row: &[u8],
+        paper: Option<&[u8]>,
+        reviewer: Option<&[u8]>,
+    ) -> Option<(i32, usize)> {
+        let (paper, reviewer) = (paper?, reviewer?);
         let (lp, lr) = (paper.len(), reviewer.len());
         let score_at = lp + lr + 2;
         if lp == 0
@@ -1404,6 +1442,48 @@ mod equivalence {
         assert_eq!(plain_decimal(b"1.000000\r\n"), Some((1_000_000, 10)));
         assert_eq!(plain_decimal(b"0.12345x\n"), None);
         assert_eq!(plain_decimal(b"0.5,\n"), None);
+    }
+
+    #[test]
+    fn files_grouped_by_paper_or_by_reviewer_stay_on_the_fast_path() {
+        let (np, nr) = (40, 30);
+        let row = |p: usize, r: usize| format!("p{p},r{r},0.{:06}\n", (p * 31 + r * 7) % 999_999);
+        let by_paper: String = (0..np)
+            .flat_map(|p| (0..nr).map(move |r| row(p, r)))
+            .collect();
+        let by_reviewer: String = (0..nr)
+            .flat_map(|r| (0..np).map(move |p| row(p, r)))
+            .collect();
+        for body in [by_paper, by_reviewer] {
+            let text = format!("paper_id,reviewer_id,score\n{body}");
+            let src = Source::from_bytes("scores.csv", text.clone().into_bytes());
+            let header_end = text.find('\n').unwrap() + 1;
+            let cols = Columns {
+                paper: 0,
+                reviewer: 1,
+                score: 2,
+                count: 3,
+            };
+            let reader = Reader {
+                src: &src,
+                header_end,
+                parser: Parser::new(cols, false),
+            };
+            let (mut p, mut r) = (Interner::default(), Interner::default());
+            let (_, rows) = reader
+                .fill_unknown(&mut p, &mut r, false)
+                .unwrap_or_else(|_| panic!("fell back to the general reader"));
+            assert_eq!(rows, (np * nr) as u64);
+            // Ids known up front, in another order than the file's.
+            let (mut p, mut r) = (Interner::default(), Interner::default());
+            (0..np).rev().for_each(|i| _ = p.intern(&format!("p{i}")));
+            (0..nr).rev().for_each(|i| _ = r.intern(&format!("r{i}")));
+            assert!(reader.fill_known(&p, &r, false).is_ok());
+            assert_eq!(
+                read(text.as_bytes(), false, false),
+                read(text.as_bytes(), false, true)
+            );
+        }
     }
 
     #[test]
