@@ -1326,13 +1326,26 @@ mod equivalence {
         ]
     }
 
+    /// Rows of random pairs (repeats included), or every pair once, in file order, grouped by
+    /// paper or grouped by reviewer.
     fn file() -> impl Strategy<Value = (Vec<u8>, bool)> {
         let rows = proptest::collection::vec((0u8..5, 0u8..5, score()), 0..40);
-        (rows, any::<bool>(), any::<bool>()).prop_map(|(rows, crlf, grouped)| {
+        let every = proptest::collection::vec(score(), 25).prop_map(|scores| {
+            scores
+                .into_iter()
+                .enumerate()
+                .map(|(k, s)| ((k / 5) as u8, (k % 5) as u8, s))
+                .collect::<Vec<_>>()
+        });
+        let rows = prop_oneof![rows, every];
+        (rows, any::<bool>(), 0u8..3).prop_map(|(rows, crlf, order)| {
             let mut rows = rows;
-            if grouped {
-                rows.sort_by_key(|&(p, r, _)| (p, r));
+            match order {
+                1 => rows.sort_by_key(|&(p, r, _)| (p, r)),
+                2 => rows.sort_by_key(|&(p, r, _)| (r, p)),
+                _ => {}
             }
+            let grouped = order > 0;
             let end = if crlf { "\r\n" } else { "\n" };
             let mut text = format!("paper_id,reviewer_id,score{end}");
             for (p, r, s) in rows {
