@@ -32,6 +32,14 @@ const CHUNK: usize = 4 << 20;
 #[cfg(test)]
 const CHUNK: usize = 64;
 
+/// Cells a chunk's table may hold beyond one per 8 bytes of the chunk before its rows are kept
+/// as records instead; small in unit tests, so that their files take every path.
+const TABLE_SLACK: usize = if cfg!(test) { 0 } else { 4096 };
+
+/// Papers or reviewers of its own a chunk's records may name (16 bits each); beyond, the file is
+/// read in two passes. Small in unit tests, for the same reason.
+const MAX_LOCAL_IDS: u32 = if cfg!(test) { 4 } else { 1 << 16 };
+
 /// Parses a decimal score into fixed-point units (10⁻⁶), exactly for up to six decimals and
 /// rounded half away from zero beyond. Returns `None` for anything that is not a finite number.
 ///
@@ -361,7 +369,8 @@ enum Stop {
     /// A row the fast path does not read exactly as the general reader would (quotes, a lone
     /// carriage return, anything invalid): the general reader takes the whole file.
     Fallback,
-    /// A chunk whose local table would be mostly empty (rows not grouped by paper).
+    /// A chunk with rows in no order that names too many papers or reviewers of its own to
+    /// keep them as compact records: the file is read in two passes (ids, then values).
     Sparse,
 }
 
@@ -442,8 +451,10 @@ impl<'s> Reader<'s> {
 
     /// Ids interned here, in order of first appearance: each chunk keeps its own small table
     /// (its papers × the reviewers it met), merged in chunk order afterwards, so the file is
-    /// read once. Files not grouped by paper make those tables mostly empty; they are read in
-    /// two passes instead (ids, then [`Reader::fill_known`]).
+    /// read once. Rows in no order would leave that table mostly empty: the chunk then keeps
+    /// its rows as 8-byte records, scattered into the grid at the merge. Only a chunk naming
+    /// more than 65,536 papers or reviewers of its own makes the file be read in two passes
+    /// (ids, then [`Reader::fill_known`]).
     fn fill_unknown(
         &self,
         papers: &mut Interner,
@@ -452,7 +463,7 @@ impl<'s> Reader<'s> {
     ) -> Result<(Vec<i32>, u64), Stop> {
         let body = self.body();
         let parsed = self.chunks(body, progress, |chunk| {
-            let mut local = Local::new(true, Some(chunk.len() / 8 + 4096));
+            let mut local = Local::new(true, Some(chunk.len() / 8 + TABLE_SLACK));
             let rows = self.parser.parse(chunk, &mut local)?;
             local.done();
             Ok((local, rows))
@@ -499,6 +510,19 @@ impl<'s> Reader<'s> {
                         }
                     }
                 }
+                // Records land anywhere in the grid: each cell is prefetched a few records
+                // ahead. A pair given twice is caught by counting (see `assemble`).
+                let at = |record: u64| {
+                    let (p, r) = ((record >> 48) as usize, (record >> 32 & 0xFFFF) as usize);
+                    pmap[p] as usize * nr + rmap[r] as usize
+                };
+                const AHEAD: usize = 16;
+                for (k, &record) in local.records.iter().enumerate() {
+                    if let Some(&later) = local.records.get(k + AHEAD) {
+                        prefetch(cells, at(later));
+                    }
+                    cells[at(record)].store(record as u32 as i32, Ordering::Relaxed);
+                }
             });
         Ok((grid, locals.iter().map(|(_, rows)| rows).sum()))
     }
@@ -530,6 +554,21 @@ struct Known<'a> {
     /// random, and a cache miss per row would otherwise bound the pass (several fold slower).
     pending: [(usize, i32); PENDING],
     n_pending: usize,
+}
+
+/// Asks for cell `at` of the grid (which must exist) to be brought into the cache.
+#[inline(always)]
+fn prefetch(grid: &[AtomicI32], at: usize) {
+    debug_assert!(at < grid.len());
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: `at` is inside the grid, and a prefetch is a hint: it reads nothing and faults
+    // on no address.
+    unsafe {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        _mm_prefetch::<_MM_HINT_T0>(grid.as_ptr().add(at) as *const i8);
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (grid, at);
 }
 
 /// Stores in flight in [`Known`].
@@ -683,12 +722,7 @@ impl<'b> Sink<'b> for Known<'_> {
         if at >= self.grid.len() {
             return Err(Stop::Fallback);
         }
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: a prefetch is a hint; it reads nothing and faults on no address.
-        unsafe {
-            use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-            _mm_prefetch::<_MM_HINT_T0>(self.grid.as_ptr().add(at) as *const i8);
-        }
+        prefetch(self.grid, at);
         // The oldest pending store, whose cell has had the most time to arrive, is made now.
         let slot = self.n_pending % PENDING;
         if self.n_pending >= PENDING {
@@ -752,9 +786,13 @@ struct Local<'b> {
     reviewers: LocalIds<'b>,
     /// Encoded cells by local paper, then local reviewer.
     rows: Vec<Vec<i32>>,
+    /// Once the table would be mostly empty (rows in no order), the chunk's rows instead, each
+    /// as local paper (16 bits), local reviewer (16 bits) and encoded score.
+    records: Vec<u64>,
     keep_scores: bool,
     cells: usize,
-    /// Most cells the table may hold before the chunk is called sparse (`usize::MAX`: any).
+    /// Most cells the table may hold before the chunk turns to records (`usize::MAX`: any; 0
+    /// once it has).
     cell_limit: usize,
 }
 
@@ -764,6 +802,7 @@ impl Local<'_> {
             papers: LocalIds::default(),
             reviewers: LocalIds::default(),
             rows: Vec::new(),
+            records: Vec::new(),
             keep_scores,
             cells: 0,
             cell_limit: max_cells.unwrap_or(usize::MAX),
@@ -791,7 +830,7 @@ impl Local<'_> {
 impl<'b> Sink<'b> for Local<'b> {
     fn paper(&mut self, id: &'b [u8]) -> Result<u32, Stop> {
         let p = self.papers.intern(id)?;
-        if self.keep_scores && p as usize == self.rows.len() {
+        if self.keep_scores && self.cell_limit > 0 && p as usize == self.rows.len() {
             // A new paper usually meets the reviewers the previous one met.
             self.rows
                 .push(Vec::with_capacity(self.reviewers.ends.len()));
@@ -817,11 +856,13 @@ impl<'b> Sink<'b> for Local<'b> {
             return Ok(());
         }
         // The usual row: the next reviewer of the paper, with room reserved.
-        let row = &mut self.rows[p as usize];
-        if r as usize == row.len() && row.len() < row.capacity() && self.cells < self.cell_limit {
-            self.cells += 1;
-            row.push(encode(units));
-            return Ok(());
+        if self.cells < self.cell_limit {
+            let row = &mut self.rows[p as usize];
+            if r as usize == row.len() && row.len() < row.capacity() {
+                self.cells += 1;
+                row.push(encode(units));
+                return Ok(());
+            }
         }
         self.put_other(p, r, units)
     }
@@ -830,14 +871,19 @@ impl<'b> Sink<'b> for Local<'b> {
 impl Local<'_> {
     #[cold]
     fn put_other(&mut self, p: u32, r: u32, units: i32) -> Result<(), Stop> {
+        if self.cell_limit == 0 {
+            return self.record(p, r, encode(units));
+        }
         let row = &mut self.rows[p as usize];
         let r = r as usize;
         // Reviewers come in order in a grouped file: the row grows by one.
         if r >= row.len() {
-            self.cells += r + 1 - row.len();
-            if self.cells > self.cell_limit {
-                return Err(Stop::Sparse);
+            let cells = self.cells + r + 1 - row.len();
+            if cells > self.cell_limit {
+                self.switch_to_records()?;
+                return self.record(p, r as u32, encode(units));
             }
+            self.cells = cells;
             if r > row.len() {
                 row.resize(r, 0);
             }
@@ -848,6 +894,32 @@ impl Local<'_> {
             return Err(Stop::Fallback);
         }
         row[r] = encode(units);
+        Ok(())
+    }
+
+    /// Turns the table into records: rows in no order would leave it mostly empty.
+    fn switch_to_records(&mut self) -> Result<(), Stop> {
+        let rows = std::mem::take(&mut self.rows);
+        self.records.reserve(self.cells * 2);
+        for (p, row) in rows.iter().enumerate() {
+            for (r, &cell) in row.iter().enumerate() {
+                if cell != 0 {
+                    self.record(p as u32, r as u32, cell)?;
+                }
+            }
+        }
+        self.cell_limit = 0;
+        Ok(())
+    }
+
+    /// Keeps one row as a record; a chunk with more than [`MAX_LOCAL_IDS`] papers or reviewers
+    /// of its own is left to the two-pass read.
+    fn record(&mut self, p: u32, r: u32, cell: i32) -> Result<(), Stop> {
+        if p >= MAX_LOCAL_IDS || r >= MAX_LOCAL_IDS {
+            return Err(Stop::Sparse);
+        }
+        self.records
+            .push((p as u64) << 48 | (r as u64) << 32 | cell as u32 as u64);
         Ok(())
     }
 }
@@ -1500,8 +1572,9 @@ mod equivalence {
     }
 
     #[test]
-    fn random_order_falls_back_to_two_passes() {
-        // Rows in no order: every chunk's own table would be mostly empty.
+    fn random_order_reads_the_same() {
+        // Rows in no order: every chunk's own table would be mostly empty, so its rows are kept
+        // as records, or (beyond a few ids of its own, in tests) the file is read in two passes.
         let mut text = String::from("paper_id,reviewer_id,score\n");
         let mut k = 7u64;
         let mut pairs: Vec<(u64, u64)> =
