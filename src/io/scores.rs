@@ -2,12 +2,14 @@
 //!
 //! A dense venue of 5,000 × 7,000 is 35 million rows, so the common case (no quoted fields) does
 //! not go through a general CSV reader: the body is cut into chunks at line boundaries and parsed
-//! in parallel with rayon. Ids are interned once (for a venue without profile files, in order of
-//! first appearance, found by a first parallel pass); each row then costs a prediction check (files
-//! are usually grouped by paper, with reviewers in a repeating order) or one hash lookup, and its
-//! score is parsed as an exact decimal into fixed-point units and stored straight into the matrix.
-//! A file with quotes falls back to the `csv` crate. Both paths report errors with file, line and
-//! column, and both produce the same matrix.
+//! in parallel with rayon. Each row costs a prediction check (files are usually grouped by paper,
+//! with reviewers in a repeating order, or grouped by reviewer) or two id lookups, and its score is
+//! parsed as an exact decimal into fixed-point units. With ids known up front (papers.csv and
+//! reviewers.csv) it is stored straight into the matrix; otherwise each chunk interns its own ids
+//! and keeps its rows in a small table (or, rows in no order, as records), merged in chunk order
+//! so that ids keep their order of first appearance (see [`Reader::fill_unknown`]). A file with
+//! quotes falls back to the `csv` crate. Both paths report errors with file, line and column, and
+//! both produce the same matrix.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -433,9 +435,9 @@ impl<'s> Reader<'s> {
         let body = self.body();
         let rows = self.chunks(body, progress, |chunk| {
             let mut sink = Known {
-                papers: &paper_ids,
-                paper_names: papers,
+                papers,
                 reviewers,
+                paper_ids: &paper_ids,
                 reviewer_ids: &reviewer_ids,
                 grid: cells,
                 n_reviewers: nr,
@@ -544,9 +546,10 @@ trait Sink<'b> {
 
 /// Ids known up front; scores go straight into the shared grid.
 struct Known<'a> {
-    papers: &'a IdMap<'a>,
-    paper_names: &'a Interner,
+    papers: &'a Interner,
     reviewers: &'a Interner,
+    /// The same ids, for looking them up.
+    paper_ids: &'a IdMap<'a>,
     reviewer_ids: &'a IdMap<'a>,
     grid: &'a [AtomicI32],
     n_reviewers: usize,
@@ -701,7 +704,7 @@ impl<'b> IdMap<'b> {
 
 impl<'b> Sink<'b> for Known<'_> {
     fn paper(&mut self, id: &'b [u8]) -> Result<u32, Stop> {
-        lookup(self.papers, id)
+        lookup(self.paper_ids, id)
     }
 
     fn reviewer(&mut self, id: &'b [u8]) -> Result<u32, Stop> {
@@ -713,7 +716,7 @@ impl<'b> Sink<'b> for Known<'_> {
     }
 
     fn paper_id(&self, p: u32) -> Option<&[u8]> {
-        self.paper_names.ids.get(p as usize).map(String::as_bytes)
+        self.papers.ids.get(p as usize).map(String::as_bytes)
     }
 
     #[inline]
