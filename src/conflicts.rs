@@ -214,6 +214,69 @@ impl Conflicts {
         c
     }
 
+    /// These conflicts with `pairs` added as declared conflicts whose reason is `reason` (a pair
+    /// already in conflict gains the declared reason, keeping a text it already had).
+    ///
+    /// ```
+    /// use papermatch::conflicts::Conflicts;
+    /// use papermatch::model::{PaperIdx, ReviewerIdx};
+    /// let c = Conflicts::none(2).with_declared(&[(PaperIdx(1), ReviewerIdx(4))], "banned");
+    /// assert!(c.contains(1, 4) && !c.contains(0, 4));
+    /// ```
+    pub fn with_declared(&self, pairs: &[(PaperIdx, ReviewerIdx)], reason: &str) -> Conflicts {
+        let np = self.indptr.len() - 1;
+        let mut extra: Vec<(u32, u32)> = pairs.iter().map(|&(p, r)| (p.0, r.0)).collect();
+        extra.sort_unstable();
+        extra.dedup();
+        let mut out = Conflicts {
+            indptr: vec![0; np + 1],
+            declared_text: self.declared_text.clone(),
+            coauthored: self.coauthored.clone(),
+            ..Conflicts::default()
+        };
+        let n = self.reviewers.len() + extra.len();
+        out.reviewers.reserve(n);
+        out.reasons.reserve(n);
+        out.declared_at.reserve(n);
+        let text = out.declared_text.len() as u32;
+        out.declared_text.push(reason.to_string());
+        let old_text = |i: usize| self.declared_at.get(i).copied().unwrap_or(NO_TEXT);
+        let mut k = 0;
+        for p in 0..np {
+            let (mut i, end) = (self.indptr[p], self.indptr[p + 1]);
+            loop {
+                let old = (i < end).then(|| self.reviewers[i]);
+                let new = extra.get(k).filter(|e| e.0 == p as u32).map(|e| e.1);
+                let (r, why, at) = match (old, new) {
+                    (None, None) => break,
+                    (Some(o), Some(n)) if o == n => {
+                        let at = match old_text(i) {
+                            NO_TEXT => text,
+                            t => t,
+                        };
+                        i += 1;
+                        k += 1;
+                        (o, self.reasons[i - 1] | Reasons::DECLARED, at)
+                    }
+                    (Some(o), n) if n.is_none_or(|n| o < n) => {
+                        i += 1;
+                        (o, self.reasons[i - 1], old_text(i - 1))
+                    }
+                    (_, Some(n)) => {
+                        k += 1;
+                        (n, Reasons::DECLARED, text)
+                    }
+                    (Some(_), None) => unreachable!("handled by the guard above"),
+                };
+                out.reviewers.push(r);
+                out.reasons.push(why);
+                out.declared_at.push(at);
+            }
+            out.indptr[p + 1] = out.reviewers.len();
+        }
+        out
+    }
+
     /// The reviewers conflicting with paper `p`, in increasing order.
     pub fn of_paper(&self, p: usize) -> &[u32] {
         &self.reviewers[self.indptr[p]..self.indptr[p + 1]]

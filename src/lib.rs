@@ -16,6 +16,8 @@
 //! | conflicts of interest | [`conflicts`] |
 //! | the problem, the solvers, verification, diagnosis | [`solve`] |
 //! | summaries and the assignment CSV | [`report`] |
+//! | an editing session: edits, checks, undo, re-optimize, save | [`session`] |
+//! | the workbench's HTTP face over a session (`papermatch serve`) | [`serve`] |
 //! | synthetic venues | [`generate`] |
 //!
 //! ```
@@ -39,6 +41,8 @@ pub mod io;
 pub mod model;
 pub mod progress;
 pub mod report;
+pub mod serve;
+pub mod session;
 pub mod solve;
 
 use std::path::Path;

@@ -69,6 +69,12 @@ pub enum Command {
         after_help = "Example:\n  papermatch reassign examples/want-workshop --existing assignments.csv --drop dropped.txt --changes changes.csv -o new.csv"
     )]
     Reassign(Box<ReassignArgs>),
+    /// Open the chair's workbench in the browser: look up papers and reviewers, edit the
+    /// assignment with every constraint checked at once, re-optimize around the edits, save.
+    #[command(
+        after_help = "Example:\n  papermatch serve examples/want-workshop\n  papermatch serve venue/ --assignment assignments.csv --port 8480\n\nIt prints one URL with a random token; open it in a browser. Ctrl-C stops it."
+    )]
+    Serve(Box<ServeArgs>),
     /// Generate a synthetic venue of any size (deterministic by seed).
     #[command(
         after_help = "Examples:\n  papermatch generate --papers 2000 --reviewers 3000 --seed 1 -o /tmp/venue\n  papermatch generate --papers 16000 --reviewers 20000 --layout keywords --demand 4 -o /tmp/big"
@@ -382,12 +388,6 @@ pub struct AssignArgs {
     /// Also write a JSON summary (schema_version 1) to this file.
     #[arg(long, value_name = "FILE")]
     pub summary: Option<PathBuf>,
-    /// Which solver to use.
-    #[arg(long, value_enum, default_value = "flow")]
-    pub solver: SolverArg,
-    /// Candidate reviewers per paper the flow solvers start from before pricing (plain, randomized, rules; 0 = automatic).
-    #[arg(long, default_value_t = 0, value_name = "L")]
-    pub candidates: usize,
     #[command(flatten)]
     pub format: OutputFormat,
     /// Also write, per paper, the N best eligible reviewers not assigned to it, with their spare capacity.
@@ -396,6 +396,23 @@ pub struct AssignArgs {
     /// Where to write the alternates (paper_id,rank,reviewer_id,score,spare_capacity).
     #[arg(long, default_value = "alternates.csv", value_name = "FILE")]
     pub alternates_output: PathBuf,
+    /// Write every pair's probability (paper_id,reviewer_id,probability) of a randomized assignment.
+    #[arg(long, value_name = "FILE")]
+    pub probabilities: Option<PathBuf>,
+    #[command(flatten)]
+    pub req: RequirementArgs,
+}
+
+/// What a run asks for beyond the venue: solver, objective, rules, safeguards, randomization
+/// (`assign` and `serve`).
+#[derive(Debug, Args)]
+pub struct RequirementArgs {
+    /// Which solver to use.
+    #[arg(long, value_enum, default_value = "flow")]
+    pub solver: SolverArg,
+    /// Candidate reviewers per paper the flow solvers start from before pricing (plain, randomized, rules; 0 = automatic).
+    #[arg(long, default_value_t = 0, value_name = "L")]
+    pub candidates: usize,
     /// Randomized assignment: no pair is assigned with probability above Q (maximises expected
     /// affinity, then samples one assignment with exactly those probabilities).
     #[arg(long, value_name = "Q")]
@@ -403,9 +420,6 @@ pub struct AssignArgs {
     /// Per-pair caps for randomized assignment: paper_id,reviewer_id,max_probability (others take --max-probability, default 1).
     #[arg(long, value_name = "FILE")]
     pub probability_limits: Option<PathBuf>,
-    /// Write every pair's probability (paper_id,reviewer_id,probability) of a randomized assignment.
-    #[arg(long, value_name = "FILE")]
-    pub probabilities: Option<PathBuf>,
     /// Seed of the randomized sample: the same seed gives the same assignment.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -545,7 +559,7 @@ pub enum ObjectiveArg {
     Fair,
 }
 
-impl AssignArgs {
+impl RequirementArgs {
     /// The fairness options, when the objective or a floor asks for them.
     pub fn fair_options(&self) -> anyhow::Result<Option<FairOptions>> {
         let min_paper_score = match self.min_paper_score {
@@ -728,6 +742,27 @@ pub struct ReassignArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub venue: VenueArgs,
+    /// Start from this assignment (CSV or OpenReview JSON) instead of solving one.
+    #[arg(long, value_name = "FILE")]
+    pub assignment: Option<PathBuf>,
+    /// The port to listen on (0: any free port).
+    #[arg(long, default_value_t = 8480, value_name = "N")]
+    pub port: u16,
+    /// The address to listen on; anything but loopback exposes the workbench (its token still
+    /// guards it) to the network.
+    #[arg(long, default_value = "127.0.0.1", value_name = "ADDR")]
+    pub bind: std::net::IpAddr,
+    /// The venue's name on the pages (default: the venue directory's name).
+    #[arg(long)]
+    pub title: Option<String>,
+    #[command(flatten)]
+    pub req: RequirementArgs,
+}
+
+#[derive(Debug, Args)]
 pub struct ExportArgs {
     #[command(flatten)]
     pub venue: VenueArgs,
@@ -811,7 +846,7 @@ impl Command {
                 }
                 (
                     Some(&a.venue),
-                    opt(&a.probability_limits).into_iter().collect(),
+                    opt(&a.req.probability_limits).into_iter().collect(),
                     out,
                 )
             }
@@ -829,6 +864,11 @@ impl Command {
                 out.extend(opt(&x.changes).map(|p| ("--changes", p)));
                 out.extend(opt(&x.summary).map(|p| ("--summary", p)));
                 (Some(&x.venue), inputs, out)
+            }
+            Command::Serve(x) => {
+                let mut inputs: Vec<&Path> = opt(&x.assignment).into_iter().collect();
+                inputs.extend(opt(&x.req.probability_limits));
+                (Some(&x.venue), inputs, vec![])
             }
             Command::Generate(_) => (None, vec![], vec![]),
         }

@@ -125,12 +125,21 @@ fn check_outputs(command: &Command) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The venue directory's name, for titles.
+fn venue_name(v: &VenueArgs) -> String {
+    v.venue
+        .as_ref()
+        .and_then(|d| d.canonicalize().ok())
+        .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "venue".into())
+}
+
 fn run(cli: &Cli) -> anyhow::Result<()> {
     check_outputs(&cli.command)?;
     match &cli.command {
         Command::Assign(a) => {
             let instance = load(cli, &a.venue)?;
-            let req = a.requirements(&instance.venue, !cli.quiet)?;
+            let req = a.req.requirements(&instance.venue, !cli.quiet)?;
             let problem = instance.problem();
             let outcome = papermatch::solve::assign(&problem, &req)?;
             write_output(&a.format, &a.output, &instance, &outcome.assignment)?;
@@ -228,13 +237,7 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
                 &a,
                 &r.measure.options(optimum_solve_options(cli)),
             );
-            let title = r.title.clone().unwrap_or_else(|| {
-                r.venue
-                    .venue
-                    .as_ref()
-                    .and_then(|d| d.file_name())
-                    .map_or("venue".into(), |n| n.to_string_lossy().into_owned())
-            });
+            let title = r.title.clone().unwrap_or_else(|| venue_name(&r.venue));
             let html = papermatch::report::html::render(&title, &problem, &instance.venue, &a, &ev);
             papermatch::io::write_atomic(&r.output, |w| w.write_all(html.as_bytes()))?;
             log(cli, format!("wrote {}", r.output.display()));
@@ -259,6 +262,7 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
                     None => Vec::new(),
                 },
                 allow_moves: x.allow_moves,
+                fewest_moves: false,
             };
             let problem = instance.problem();
             let req = papermatch::solve::Requirements {
@@ -295,6 +299,36 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
                     format_units(r.bound)
                 );
             }
+            Ok(())
+        }
+        Command::Serve(x) => {
+            let instance = load(cli, &x.venue)?;
+            let req = x.req.requirements(&instance.venue, !cli.quiet)?;
+            let existing = match &x.assignment {
+                Some(path) => Some(read_assignment(path, &instance.venue)?),
+                None => None,
+            };
+            let start = Instant::now();
+            let inputs = x.venue.files()?.inputs();
+            let session = papermatch::session::Session::start(instance, req, inputs, existing)
+                .map_err(|e| match e {
+                    papermatch::session::SessionError::Library(e) => anyhow::Error::from(e),
+                    other => anyhow::Error::from(other),
+                })?;
+            log(
+                cli,
+                format!(
+                    "solved in {:.2} s: optimum {}, current total {}, {}",
+                    start.elapsed().as_secs_f64(),
+                    format_units(session.optimum().total),
+                    format_units(session.total()),
+                    count(session.violations().len() as u64, "violation")
+                ),
+            );
+            let title = x.title.clone().unwrap_or_else(|| venue_name(&x.venue));
+            let addr = std::net::SocketAddr::new(x.bind, x.port);
+            papermatch::serve::run(session, addr, &title)
+                .with_context(|| format!("serving the workbench on {addr}"))?;
             Ok(())
         }
         Command::Generate(g) => {

@@ -180,6 +180,27 @@ pub struct ReviewCycles {
     pub three: usize,
 }
 
+/// A broken constraint in words; a conflict is listed with its reasons (co-authorship with the
+/// paper that shows it).
+pub fn describe_violation(
+    v: &verify::Violation,
+    names: &dyn verify::IdNames,
+    conflicts: &crate::conflicts::Conflicts,
+    venue: &Venue,
+) -> String {
+    match *v {
+        verify::Violation::Conflict { paper, reviewer } if paper < venue.papers.len() => {
+            let why = conflicts.describe(
+                venue,
+                crate::model::PaperIdx(paper as u32),
+                crate::model::ReviewerIdx(reviewer as u32),
+            );
+            format!("{} ({why})", v.describe_ids(names))
+        }
+        _ => v.describe_ids(names),
+    }
+}
+
 /// Evaluates `a` on the problem `pb` of `venue`.
 pub fn evaluate(
     pb: &Problem<'_>,
@@ -187,20 +208,9 @@ pub fn evaluate(
     a: &Assignment,
     opts: &EvaluateOptions,
 ) -> Evaluation {
-    // A conflict is listed with its reasons (co-authorship with the paper that shows it).
     let violations: Vec<String> = verify::check_constraints(pb, a)
         .iter()
-        .map(|v| match *v {
-            verify::Violation::Conflict { paper, reviewer } if paper < venue.papers.len() => {
-                let why = pb.conflicts.describe(
-                    venue,
-                    crate::model::PaperIdx(paper as u32),
-                    crate::model::ReviewerIdx(reviewer as u32),
-                );
-                format!("{} ({why})", v.describe(pb))
-            }
-            _ => v.describe(pb),
-        })
+        .map(|v| describe_violation(v, pb, pb.conflicts, venue))
         .collect();
     let totals = a.paper_totals(pb.affinity);
     let total: i64 = totals.iter().sum();

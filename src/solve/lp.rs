@@ -134,15 +134,19 @@ impl PairModel {
         }
     }
 
-    /// Every paper's demand and every reviewer's loads.
+    /// Every paper's demand, every reviewer's loads and every lock.
     pub(crate) fn assignment_constraints(&self, pb: &Problem<'_>) -> Vec<Constraint> {
         let mut by_paper = vec![Expression::default(); pb.n_papers()];
         let mut by_reviewer = vec![Expression::default(); pb.n_reviewers()];
+        let mut out = Vec::with_capacity(pb.n_papers() + 2 * pb.n_reviewers() + pb.locks.len());
         for &(p, r, x) in &self.pairs {
             by_paper[p] += x;
             by_reviewer[r] += x;
+            let pair = (crate::model::PaperIdx(p as u32), ReviewerIdx(r as u32));
+            if pb.locks.binary_search(&pair).is_ok() {
+                out.push(Expression::from(x).eq(1.0));
+            }
         }
-        let mut out = Vec::with_capacity(pb.n_papers() + 2 * pb.n_reviewers());
         for (e, &d) in by_paper.into_iter().zip(&pb.demand) {
             out.push(e.eq(d as f64));
         }

@@ -25,6 +25,9 @@ pub struct ReassignOptions {
     pub extra_demand: Vec<(PaperIdx, u32)>,
     /// How many still-valid existing pairs may be given up for a better total.
     pub allow_moves: usize,
+    /// When keeping every still-valid pair is infeasible, give up as few of them as possible
+    /// (and among those choices, take the best total) instead of failing.
+    pub fewest_moves: bool,
 }
 
 /// Why an existing pair is not in the new assignment.
@@ -124,10 +127,19 @@ pub fn reassign(
     }
     // Sort existing pairs into kept and removed, best pairs first so that lowered demands and
     // loads shed the weakest.
+    // Locked pairs come first of all: they are kept whatever else must go.
     let mut pairs: Vec<(PaperIdx, ReviewerIdx)> = existing.pairs().collect();
     pairs.sort_unstable();
     pairs.dedup();
-    pairs.sort_by_key(|&(p, r)| (std::cmp::Reverse(pb.affinity.get(p.ix(), r.ix())), p, r));
+    let locked = |pr: &(PaperIdx, ReviewerIdx)| problem.locks.binary_search(pr).is_ok();
+    pairs.sort_by_key(|&(p, r)| {
+        (
+            !locked(&(p, r)),
+            std::cmp::Reverse(pb.affinity.get(p.ix(), r.ix())),
+            p,
+            r,
+        )
+    });
     let mut per_paper = vec![0u32; np];
     let mut per_reviewer = vec![0u32; nr];
     let mut kept = Vec::new();
@@ -159,18 +171,28 @@ pub fn reassign(
     problem.locks.extend_from_slice(&kept);
     problem.locks.sort_unstable();
     problem.locks.dedup();
-    let locked = match assign(&problem, req) {
+    let all_kept = match assign(&problem, req) {
         Ok(s) => Some(s),
         // Moves may make room.
-        Err(Error::Infeasible(_)) if opts.allow_moves > 0 => None,
+        Err(Error::Infeasible(_)) if opts.allow_moves > 0 || opts.fewest_moves => None,
         Err(e) => return Err(e),
     };
-    let (assignment, bound) = match locked {
+    let (assignment, bound) = match all_kept {
         Some(s) if opts.allow_moves == 0 || kept.is_empty() => (s.assignment, s.bound),
-        all_kept => {
+        Some(s) => {
             problem.locks = user_locks.clone();
-            budgeted(&problem, &kept, opts.allow_moves, all_kept, req)?
+            budgeted(&problem, &kept, Some(opts.allow_moves), Some(s), req)?
         }
+        None => {
+            problem.locks = user_locks.clone();
+            let budget = (!opts.fewest_moves).then_some(opts.allow_moves);
+            budgeted(&problem, &kept, budget, None, req)?
+        }
+    };
+    let allowed = if opts.fewest_moves {
+        kept.len()
+    } else {
+        opts.allow_moves
     };
     // Both assignments list each paper's reviewers in increasing order.
     let has = |a: &Assignment, (p, r): (PaperIdx, ReviewerIdx)| {
@@ -199,10 +221,9 @@ pub fn reassign(
         )));
     }
     let moved = removed.iter().filter(|x| x.2 == Removal::Moved).count();
-    if moved > opts.allow_moves {
+    if moved > allowed {
         return Err(Error::Verification(format!(
-            "the re-assignment moves {moved} pairs, more than the {} allowed",
-            opts.allow_moves
+            "the re-assignment moves {moved} pairs, more than the {allowed} allowed"
         )));
     }
     let objective = assignment.objective(pb.affinity);
@@ -216,13 +237,13 @@ pub fn reassign(
     })
 }
 
-/// The best assignment giving up at most `budget` of the `kept` pairs, found by bisection on the
-/// bonus of kept pairs, and the least Lagrangian bound met on the way. `all_kept` is the optimum
-/// keeping every pair, when there is one.
+/// The best assignment giving up at most `budget` of the `kept` pairs (`None`: as few as
+/// possible), found by bisection on the bonus of kept pairs, and the least Lagrangian bound met
+/// on the way. `all_kept` is the optimum keeping every pair, when there is one.
 fn budgeted(
     pb: &Problem<'_>,
     kept: &[(PaperIdx, ReviewerIdx)],
-    budget: usize,
+    budget: Option<usize>,
     all_kept: Option<Outcome>,
     req: &Requirements,
 ) -> Result<(Assignment, i64)> {
@@ -231,10 +252,9 @@ fn budgeted(
             .filter(|(p, r)| a.reviewers[p.ix()].binary_search(r).is_err())
             .count()
     };
-    let need = kept.len().saturating_sub(budget) as i64;
     // Solves with bonus λ on the kept pairs (on `base` scores): the assignment, its true total,
-    // and the Lagrangian bound.
-    let attempt = |base: &AffinityMatrix, lambda: i64| -> Result<(Assignment, i64, i64)> {
+    // and the Lagrangian bound for giving up at most `budget`.
+    let attempt = |base: &AffinityMatrix, lambda: i64, budget: usize| {
         let m = with_bonus(base, kept, lambda)?;
         let problem = Problem {
             affinity: &m,
@@ -242,27 +262,44 @@ fn budgeted(
         };
         let s = assign(&problem, req)?;
         let total = s.assignment.objective(pb.affinity);
-        Ok((s.assignment, total, s.bound - lambda * need))
+        let need = kept.len().saturating_sub(budget) as i64;
+        Ok::<_, Error>((s.assignment, total, s.bound - lambda * need))
     };
-    let (a0, t0, b0) = attempt(pb.affinity, 0)?;
+    // The fewest moves possible: the most kept pairs, from scores 1 on them and 0 else.
+    let fewest = || -> Result<(usize, Assignment)> {
+        let zero = AffinityMatrix::Sparse(crate::model::SparseRows::zeros(
+            pb.n_papers(),
+            pb.n_reviewers(),
+        ));
+        let (a, _, _) = attempt(&zero, 1, 0)?;
+        Ok((given_up(&a), a))
+    };
+    let mut least = None;
+    let budget = match budget {
+        Some(b) => b,
+        None => {
+            let f = fewest()?;
+            let b = f.0;
+            least = Some(f);
+            b
+        }
+    };
+    let (a0, t0, b0) = attempt(pb.affinity, 0, budget)?;
     if given_up(&a0) <= budget {
         return Ok((a0, t0.max(b0)));
     }
     let mut best = match all_kept {
         Some(s) => (s.total, s.assignment),
         None => {
-            // The fewest moves possible: the most kept pairs, from scores 1 on them and 0 else.
-            let zero = AffinityMatrix::Sparse(crate::model::SparseRows::zeros(
-                pb.n_papers(),
-                pb.n_reviewers(),
-            ));
-            let (a, _, _) = attempt(&zero, 1)?;
-            let fewest = given_up(&a);
-            if fewest > budget {
+            let (n, a) = match least {
+                Some(f) => f,
+                None => fewest()?,
+            };
+            if n > budget {
                 return Err(Error::Infeasible(Box::new(super::Diagnosis {
                     notes: vec![format!(
-                        "the remaining reviewers cannot serve every paper unless at least {fewest} \
-                         existing pairs move; allow that with --allow-moves {fewest}"
+                        "the remaining reviewers cannot serve every paper unless at least {n} \
+                         existing pairs move; allow that with --allow-moves {n}"
                     )],
                     ..super::Diagnosis::default()
                 })));
@@ -280,7 +317,7 @@ fn budgeted(
     let (mut lo, mut hi) = (0i64, ((pairs + 1) * range + 1).min(cap));
     while hi - lo > 1 {
         let mid = lo + (hi - lo) / 2;
-        let (a, t, b) = attempt(pb.affinity, mid)?;
+        let (a, t, b) = attempt(pb.affinity, mid, budget)?;
         bound = bound.min(b);
         if given_up(&a) <= budget {
             hi = mid;

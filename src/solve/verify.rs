@@ -74,11 +74,33 @@ pub enum Violation {
     },
 }
 
+/// Paper and reviewer ids by index, for describing violations.
+pub trait IdNames {
+    /// The id of paper `p`.
+    fn paper(&self, p: usize) -> &str;
+    /// The id of reviewer `r` (`?` when out of range).
+    fn reviewer(&self, r: usize) -> &str;
+}
+
+impl IdNames for Problem<'_> {
+    fn paper(&self, p: usize) -> &str {
+        &self.paper_ids[p]
+    }
+    fn reviewer(&self, r: usize) -> &str {
+        self.reviewer_ids.get(r).map_or("?", String::as_str)
+    }
+}
+
 impl Violation {
-    /// A readable description with ids.
+    /// A readable description with the ids of `pb`.
     pub fn describe(&self, pb: &Problem<'_>) -> String {
-        let p = |i: &usize| pb.paper_ids[*i].as_str();
-        let r = |i: &usize| pb.reviewer_ids.get(*i).map_or("?", String::as_str);
+        self.describe_ids(pb)
+    }
+
+    /// A readable description with ids from `names`.
+    pub fn describe_ids(&self, names: &dyn IdNames) -> String {
+        let p = |i: &usize| names.paper(*i);
+        let r = |i: &usize| names.reviewer(*i);
         match self {
             Violation::Coverage { paper, got, demand } => {
                 format!(
