@@ -172,7 +172,10 @@ async fn main() {
         // Reads right after an edit, when nothing is cached.
         let (ms, _) = call(&app, "GET", "/api/summary", None).await;
         worst("GET /api/summary (after an edit)", ms);
-        worst("GET / (after an edit)", call(&app, "GET", "/", None).await.0);
+        worst(
+            "GET / (after an edit)",
+            call(&app, "GET", "/", None).await.0,
+        );
     }
     worst(
         "POST /api/undo",

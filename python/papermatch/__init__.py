@@ -26,7 +26,7 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from . import _papermatch as _core
-from ._papermatch import InfeasibleError, InputError, OptionsError, PapermatchError
+from ._papermatch import EditError, InfeasibleError, InputError, OptionsError, PapermatchError
 
 __all__ = [
     "assign",
@@ -35,6 +35,8 @@ __all__ = [
     "generate",
     "Result",
     "Venue",
+    "Session",
+    "EditError",
     "AtLeast",
     "AtMost",
     "AtMostPer",
@@ -493,11 +495,8 @@ class Venue:
     options: Dict[str, Any] = field(default_factory=dict)
     _keep: Any = None
 
-    def assign(self, **requirements) -> Result:
-        """Solves this venue exactly as ``papermatch assign`` does (same readers, same
-        affinity, same conflicts), under the requirements :func:`assign` takes (except the
-        scores, demands, loads, conflicts and locks, which are the venue's)."""
-        start = time.perf_counter()
+    def _requirements(self, requirements: Dict[str, Any], caller: str) -> Dict[str, Any]:
+        """The spec of the venue's own data with ``requirements`` (refusing unknown ones)."""
         spec = _spec(
             len(self.paper_ids),
             len(self.reviewer_ids),
@@ -526,10 +525,99 @@ class Venue:
             solver=requirements.pop("solver", "flow"),
         )
         if requirements:
-            raise OptionsError(f"Venue.assign does not take {sorted(requirements)}")
+            raise OptionsError(f"{caller} does not take {sorted(requirements)}")
         spec.update(self.options)
+        return spec
+
+    def assign(self, **requirements) -> Result:
+        """Solves this venue exactly as ``papermatch assign`` does (same readers, same
+        affinity, same conflicts), under the requirements :func:`assign` takes (except the
+        scores, demands, loads, conflicts and locks, which are the venue's)."""
+        start = time.perf_counter()
+        spec = self._requirements(requirements, "Venue.assign")
         out = _core.assign_venue(self.path, spec)
         return _result(out, time.perf_counter() - start, self.paper_ids, self.reviewer_ids)
+
+    def session(self, **requirements) -> "Session":
+        """The chair's editing session over this venue: the state behind ``papermatch serve``,
+        solved under the requirements :meth:`assign` takes."""
+        return Session(_core.Session(self.path, self._requirements(requirements, "Venue.session")))
+
+
+class Session:
+    """An editing session (``papermatch serve``'s state, the same library type): every edit is
+    checked at once against every constraint and rule; undo and redo restore the exact earlier
+    state; :meth:`reoptimize` keeps every decision (edits become locks and bans) and solves the
+    rest exactly; :meth:`save` writes the assignment with ``locks.csv`` and ``bans.csv`` beside
+    it. Views are the JSON API's answers as dictionaries. A conflicting pair, a stale
+    ``version`` or an edit that does not fit raises :class:`EditError`; an unknown id raises
+    ``KeyError``."""
+
+    def __init__(self, core):
+        self._core = core
+
+    @property
+    def version(self) -> int:
+        """Grows with every change."""
+        return self._core.version
+
+    def summary(self) -> Dict[str, Any]:
+        """The ``evaluate --json`` fields, plus ``edits`` and ``version``."""
+        return json.loads(self._core.summary())
+
+    def papers(self, q: str = "", *, limit: int = 50, offset: int = 0, sort: str = "id") -> List[Dict[str, Any]]:
+        """Papers whose id, title, keywords or authors contain every word of ``q``; ``sort`` is
+        "id", "total", "total-desc", "weakest" or "violations"."""
+        return json.loads(self._core.papers(q, int(limit), int(offset), sort))
+
+    def paper(self, paper_id: str) -> Dict[str, Any]:
+        """One paper: its reviewers and why they match, alternates, conflicts, violations."""
+        return json.loads(self._core.paper(str(paper_id)))
+
+    def reviewer(self, reviewer_id: str) -> Dict[str, Any]:
+        """One reviewer: their papers, load, bids and best unassigned papers."""
+        return json.loads(self._core.reviewer(str(reviewer_id)))
+
+    def edit(
+        self,
+        op: str,
+        paper_id: str,
+        reviewer_id: str,
+        *,
+        replacement: Optional[str] = None,
+        version: Optional[int] = None,
+    ) -> Dict[str, Any]:
+        """Applies ``op`` ("add", "remove", "swap", "lock" or "ban"); returns ``{version, total,
+        violations}``."""
+        return json.loads(
+            self._core.edit(op, str(paper_id), str(reviewer_id), None if replacement is None else str(replacement), version)
+        )
+
+    def undo(self) -> Dict[str, Any]:
+        """Takes back the last change."""
+        return json.loads(self._core.undo())
+
+    def redo(self) -> Dict[str, Any]:
+        """Makes the last undone change again."""
+        return json.loads(self._core.redo())
+
+    def reoptimize(self, mode: str = "minimal") -> Dict[str, Any]:
+        """Keeps every decision and solves the rest exactly: "minimal" keeps every other valid
+        pair and fills the gaps, "full" solves everything else again."""
+        return json.loads(self._core.reoptimize(mode))
+
+    def save(self, output: Union[str, os.PathLike], exports: Sequence[str] = ()) -> List[str]:
+        """Writes the assignment CSV to ``output`` and ``locks.csv`` and ``bans.csv`` beside it
+        (plus "openreview" and "hotcrp" exports), atomically; returns the files written."""
+        return self._core.save(os.fspath(output), list(exports))
+
+    def history(self) -> List[Dict[str, Any]]:
+        """Every change, with its effect on the total."""
+        return json.loads(self._core.history())
+
+    def check(self) -> None:
+        """Recomputes every check from scratch and raises if the session's state differs."""
+        self._core.check()
 
 
 def read_venue(

@@ -14,6 +14,8 @@ use papermatch::model::{
     AffinityMatrix, Bid, BidLevel, DeclaredConflict, Paper, PaperIdx, Reviewer, ReviewerIdx, Venue,
     score_to_units,
 };
+use papermatch::session::views::PaperSort;
+use papermatch::session::{EditRequest, Export, Mode, Op, Session, SessionError};
 use papermatch::solve::fair::{FairOptions, Objective};
 use papermatch::solve::randomized::{PROB_SCALE, ProbabilityCaps};
 use papermatch::solve::rules::{Group, RuleOptions};
@@ -21,7 +23,7 @@ use papermatch::solve::{Randomization, Requirements, RuleSet, SolveOptions, Solv
 use papermatch::{AssignOptions, Error, Instance};
 use pyo3::buffer::PyBuffer;
 use pyo3::create_exception;
-use pyo3::exceptions::{PyException, PyValueError};
+use pyo3::exceptions::{PyException, PyKeyError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 
@@ -656,6 +658,175 @@ fn generate(
     })
 }
 
+create_exception!(
+    _papermatch,
+    EditError,
+    PapermatchError,
+    "A session refused a request: a conflict of interest (with its reason), a stale version, \
+     an edit that does not fit the current state, or nothing to undo or redo."
+);
+
+/// A session error as the package's exception: an unknown id is a `KeyError`.
+fn session_err(py: Python<'_>, e: SessionError) -> PyErr {
+    match e {
+        SessionError::NotFound(m) => PyKeyError::new_err(m),
+        SessionError::Library(e) => to_py(py, e),
+        other => EditError::new_err(other.to_string()),
+    }
+}
+
+/// A value as JSON text, parsed by the Python side.
+fn json<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string(v).expect("a session view serialises")
+}
+
+/// The chair's editing session over a venue folder (the workbench's state): edits checked at
+/// once against every constraint, undo and redo, re-optimize, save. Views answer JSON text.
+#[pyclass(name = "Session", module = "papermatch._papermatch")]
+struct PySession(Session);
+
+#[pymethods]
+impl PySession {
+    /// Reads the venue folder with the command line's readers, solves it under the spec's
+    /// requirements, and starts from that optimum.
+    #[new]
+    fn new(py: Python<'_>, path: String, spec: Bound<'_, PyDict>) -> PyResult<PySession> {
+        guarded(|| {
+            let instance = read(py, &path, &spec)?;
+            let req = requirements_of(&spec, &instance.venue)?;
+            let inputs = papermatch::io::VenueFiles::from_dir(Path::new(&path))
+                .map(|f| f.inputs())
+                .unwrap_or_default();
+            py.detach(|| Session::start(instance, req, inputs, None))
+                .map(PySession)
+                .map_err(|e| session_err(py, e))
+        })
+    }
+
+    /// The `evaluate --json` fields, plus `edits` and `version`.
+    fn summary(&mut self) -> String {
+        json(&self.0.summary())
+    }
+
+    /// Papers matching `q`, sorted by `sort` (id, total, total-desc, weakest, violations).
+    #[pyo3(signature = (q="", limit=50, offset=0, sort="id"))]
+    fn papers(&self, q: &str, limit: usize, offset: usize, sort: &str) -> PyResult<String> {
+        let sort: PaperSort =
+            serde_json::from_value(serde_json::Value::from(sort)).map_err(|_| {
+                OptionsError::new_err(format!(
+                    "sort `{sort}`: use id, total, total-desc, weakest or violations"
+                ))
+            })?;
+        Ok(json(&self.0.search_papers(q, sort, offset, limit).rows))
+    }
+
+    /// One paper: reviewers and why, alternates, conflicts, violations.
+    fn paper(&self, py: Python<'_>, paper_id: &str) -> PyResult<String> {
+        let p = self
+            .0
+            .find_paper(paper_id)
+            .map_err(|e| session_err(py, e))?;
+        Ok(json(&self.0.paper_view(p)))
+    }
+
+    /// One reviewer: papers, load, bids, best unassigned papers.
+    fn reviewer(&self, py: Python<'_>, reviewer_id: &str) -> PyResult<String> {
+        let r = self
+            .0
+            .find_reviewer(reviewer_id)
+            .map_err(|e| session_err(py, e))?;
+        Ok(json(&self.0.reviewer_view(r)))
+    }
+
+    /// Applies an edit: `op` is add, remove, swap, lock or ban.
+    #[pyo3(signature = (op, paper_id, reviewer_id, replacement=None, version=None))]
+    fn edit(
+        &mut self,
+        py: Python<'_>,
+        op: &str,
+        paper_id: String,
+        reviewer_id: String,
+        replacement: Option<String>,
+        version: Option<u64>,
+    ) -> PyResult<String> {
+        let op: Op = serde_json::from_value(serde_json::Value::from(op)).map_err(|_| {
+            OptionsError::new_err(format!("op `{op}`: use add, remove, swap, lock or ban"))
+        })?;
+        let request = EditRequest {
+            op,
+            paper_id,
+            reviewer_id,
+            replacement,
+            version,
+        };
+        self.0
+            .edit_by_ids(&request)
+            .map(|s| json(&s))
+            .map_err(|e| session_err(py, e))
+    }
+
+    /// Takes back the last change.
+    fn undo(&mut self, py: Python<'_>) -> PyResult<String> {
+        self.0
+            .undo()
+            .map(|s| json(&s))
+            .map_err(|e| session_err(py, e))
+    }
+
+    /// Makes the last undone change again.
+    fn redo(&mut self, py: Python<'_>) -> PyResult<String> {
+        self.0
+            .redo()
+            .map(|s| json(&s))
+            .map_err(|e| session_err(py, e))
+    }
+
+    /// Keeps every decision and solves the rest: `mode` is minimal or full.
+    #[pyo3(signature = (mode="minimal"))]
+    fn reoptimize(&mut self, py: Python<'_>, mode: &str) -> PyResult<String> {
+        let mode: Mode = serde_json::from_value(serde_json::Value::from(mode))
+            .map_err(|_| OptionsError::new_err(format!("mode `{mode}`: use minimal or full")))?;
+        let s = &mut self.0;
+        py.detach(|| s.reoptimize(mode))
+            .map(|r| json(&r))
+            .map_err(|e| session_err(py, e))
+    }
+
+    /// Writes the assignment to `output`, locks.csv and bans.csv beside it, and `exports`
+    /// (openreview, hotcrp); returns the files written.
+    #[pyo3(signature = (output, exports=Vec::new()))]
+    fn save(&self, py: Python<'_>, output: String, exports: Vec<String>) -> PyResult<Vec<String>> {
+        let exports = exports
+            .iter()
+            .map(|e| {
+                serde_json::from_value::<Export>(serde_json::Value::from(e.as_str())).map_err(
+                    |_| OptionsError::new_err(format!("export `{e}`: use openreview or hotcrp")),
+                )
+            })
+            .collect::<PyResult<Vec<_>>>()?;
+        self.0
+            .save(Path::new(&output), &exports)
+            .map(|files| files.iter().map(|f| f.display().to_string()).collect())
+            .map_err(|e| session_err(py, e))
+    }
+
+    /// Every change with its effect on the total.
+    fn history(&self) -> String {
+        json(&self.0.changes())
+    }
+
+    /// The current version.
+    #[getter]
+    fn version(&self) -> u64 {
+        self.0.version()
+    }
+
+    /// Recomputes every check from scratch and compares it with the session's state.
+    fn check(&self) -> PyResult<()> {
+        self.0.check().map_err(PapermatchError::new_err)
+    }
+}
+
 /// The library's version and its fixed-point scale.
 #[pyfunction]
 fn info() -> HashMap<&'static str, String> {
@@ -672,6 +843,8 @@ fn _papermatch(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("InputError", py.get_type::<InputError>())?;
     m.add("OptionsError", py.get_type::<OptionsError>())?;
     m.add("InfeasibleError", py.get_type::<InfeasibleError>())?;
+    m.add("EditError", py.get_type::<EditError>())?;
+    m.add_class::<PySession>()?;
     m.add_function(wrap_pyfunction!(assign, m)?)?;
     m.add_function(wrap_pyfunction!(assign_venue, m)?)?;
     m.add_function(wrap_pyfunction!(read_venue, m)?)?;

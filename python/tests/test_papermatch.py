@@ -295,3 +295,42 @@ def test_text_model_equals_the_cli(tmp_path):
         assert not np.allclose(tv.scores, v.scores)
     with pytest.raises(papermatch.OptionsError):
         papermatch.read_venue(tmp_path / "v", text_model=model, text_encoder="bert")
+
+
+def test_session_edits_undo_reoptimize_and_save(tmp_path):
+    """The workbench's editing session from Python: the same library type as `papermatch serve`."""
+    s = papermatch.read_venue(EXAMPLE).session()
+    start = s.summary()
+    assert start["feasible"] and start["edits"] == 0 and start["gap"] == 0
+    assert [p["paper_id"] for p in s.papers("W002")] == ["W002"]
+    paper = s.paper("W002")
+    out = paper["reviewers"][0]["reviewer_id"]
+    alt = next(a["reviewer_id"] for a in paper["alternates"] if a["spare_load"] > 0)
+    # A conflict is refused with its reason; an unknown id is a KeyError.
+    with pytest.raises(papermatch.EditError, match="author"):
+        s.edit("add", "W001", "R07")
+    with pytest.raises(KeyError):
+        s.paper("NOPE")
+    with pytest.raises(papermatch.EditError, match="stale"):
+        s.edit("swap", "W002", out, replacement=alt, version=s.version + 3)
+    after = s.edit("swap", "W002", out, replacement=alt, version=s.version)
+    assert after["version"] == 1 and after["total"] < start["total_affinity"]
+    s.undo()
+    assert s.summary()["total_affinity"] == start["total_affinity"]
+    s.redo()
+    s.edit("remove", "W003", s.paper("W003")["reviewers"][0]["reviewer_id"])
+    assert any("W003" in v for v in s.summary()["violations"])
+    r = s.reoptimize("minimal")
+    assert r["violations"] == [] and r["pairs_changed"] >= 1
+    s.check()
+    written = s.save(tmp_path / "a.csv", exports=["openreview"])
+    assert sorted(Path(w).name for w in written) == ["a.csv", "a.openreview.json", "bans.csv", "locks.csv"]
+    out_eval = subprocess.run(
+        [cli(), "evaluate", str(EXAMPLE), "--assignment", str(tmp_path / "a.csv"),
+         "--locks", str(tmp_path / "locks.csv"), "--bans", str(tmp_path / "bans.csv"),
+         "--json", "-q", "--no-optimum"],
+        check=True, capture_output=True, text=True,
+    )
+    import json
+    assert json.loads(out_eval.stdout)["feasible"]
+    assert len(s.history()) == 3

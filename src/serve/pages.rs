@@ -10,11 +10,11 @@ use axum::response::{IntoResponse, Redirect, Response};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 use serde::Deserialize;
 
-use super::api::{EditBody, SaveBody};
+use super::api::SaveBody;
 use super::{AppState, with_session};
 use crate::model::units_to_score;
 use crate::session::views::{PaperSort, Why};
-use crate::session::{Decision, Export, Mode, Op, Session, SessionError};
+use crate::session::{Decision, EditRequest, Export, Mode, Op, Session, SessionError};
 
 /// Rows per page of the paper list.
 pub const PAGE: usize = 50;
@@ -589,7 +589,7 @@ pub async fn act_edit(State(state): State<Arc<AppState>>, form: FormResult<EditF
         Ok(f) => f,
         Err(e) => return super::error(StatusCode::BAD_REQUEST, e.body_text()),
     };
-    let body = EditBody {
+    let body = EditRequest {
         op: f.op,
         paper_id: f.paper_id,
         reviewer_id: f.reviewer_id,
@@ -598,7 +598,7 @@ pub async fn act_edit(State(state): State<Arc<AppState>>, form: FormResult<EditF
     };
     let r = with_session(&state, move |s| {
         let before = s.total();
-        body.apply(s).map(|st| {
+        s.edit_by_ids(&body).map(|st| {
             let what = s.history().last().map_or(String::new(), |c| c.what.clone());
             format!(
                 "{what}: total {} ({}), {} violation(s)",

@@ -204,6 +204,39 @@ pub struct Change {
     pub total_after: i64,
 }
 
+/// An edit by ids, as the faces (HTTP, Python) receive it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EditRequest {
+    /// `add`, `remove`, `swap`, `lock` or `ban`.
+    pub op: Op,
+    /// The paper's id.
+    pub paper_id: String,
+    /// The reviewer's id (for a swap, the one who leaves).
+    pub reviewer_id: String,
+    /// For a swap, the reviewer who comes in.
+    #[serde(default)]
+    pub replacement: Option<String>,
+    /// The version the caller saw: a stale one is refused.
+    #[serde(default)]
+    pub version: Option<u64>,
+}
+
+/// One change of [`Session::changes`], with ids.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ChangeEntry {
+    /// What the chair did, in words.
+    pub what: String,
+    /// Pairs added, as `(paper id, reviewer id)`.
+    pub added: Vec<(String, String)>,
+    /// Pairs removed.
+    pub removed: Vec<(String, String)>,
+    /// The total after the change.
+    pub total: f64,
+    /// Its effect on the total.
+    pub delta_total: f64,
+}
+
 /// The optimum under the session's requirements without the chair's decisions, found at start.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Optimum {
@@ -720,6 +753,71 @@ impl Session {
         Ok(self.status())
     }
 
+    /// Applies an edit given by ids (see [`Session::edit`]).
+    pub fn edit_by_ids(&mut self, e: &EditRequest) -> Result<Status, SessionError> {
+        let edit = Edit {
+            op: e.op,
+            paper: self.find_paper(&e.paper_id)?,
+            reviewer: self.find_reviewer(&e.reviewer_id)?,
+            replacement: match &e.replacement {
+                Some(id) if !id.is_empty() => Some(self.find_reviewer(id)?),
+                _ => None,
+            },
+        };
+        self.edit(&edit, e.version)
+    }
+
+    /// Pairs as `(paper id, reviewer id)`.
+    pub fn pair_ids(&self, pairs: &[(PaperIdx, ReviewerIdx)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|&(p, r)| {
+                (
+                    self.paper_id(p).to_string(),
+                    self.reviewer_id(r).to_string(),
+                )
+            })
+            .collect()
+    }
+
+    /// Every change so far with ids and its effect on the total, oldest first.
+    pub fn changes(&self) -> Vec<ChangeEntry> {
+        self.history
+            .iter()
+            .map(|c| ChangeEntry {
+                what: c.what.clone(),
+                added: self.pair_ids(&c.added),
+                removed: self.pair_ids(&c.removed),
+                total: units_to_score(c.total_after),
+                delta_total: units_to_score(c.total_after - c.total_before),
+            })
+            .collect()
+    }
+
+    /// The `evaluate --json` fields of the current assignment ([`Session::evaluation`]), plus
+    /// `edits` (changes so far), `version`, the decisions (`locks`, `bans`) and how the optimum
+    /// was found (`optimum_exact`, `optimum_method`, `optimum_bound`).
+    pub fn summary(&mut self) -> serde_json::Value {
+        let (locks, bans) = self.decisions.values().fold((0, 0), |(l, b), d| match d {
+            Decision::Lock => (l + 1, b),
+            Decision::Ban => (l, b + 1),
+        });
+        let extra = serde_json::json!({
+            "edits": self.history.len(),
+            "version": self.version,
+            "locks": locks,
+            "bans": bans,
+            "optimum_exact": self.optimum.exact,
+            "optimum_method": self.optimum.method,
+            "optimum_bound": units_to_score(self.optimum.bound),
+        });
+        let mut v = serde_json::to_value(self.evaluation()).expect("an evaluation serialises");
+        if let (Some(m), serde_json::Value::Object(extra)) = (v.as_object_mut(), extra) {
+            m.extend(extra);
+        }
+        v
+    }
+
     /// Applies a change forwards (`true`) or backwards, and records its effect on the total.
     fn apply(&mut self, change: &mut Change, forward: bool) {
         let (on, off) = if forward {
@@ -1111,6 +1209,11 @@ impl Session {
     /// venue's own bans included) beside it, plus any `exports`, each atomically. Refuses an
     /// output that would replace an input of the venue. Returns the files written.
     pub fn save(&self, output: &Path, exports: &[Export]) -> Result<Vec<PathBuf>, SessionError> {
+        if output.as_os_str().is_empty() {
+            return Err(SessionError::Library(crate::Error::Options(
+                "save: name the output file".into(),
+            )));
+        }
         let dir = match output.parent() {
             Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
             _ => PathBuf::from("."),
