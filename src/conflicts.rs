@@ -427,10 +427,10 @@ pub fn find_conflicts(venue: &Venue, opts: &ConflictOptions) -> Conflicts {
         if !inst.is_empty() {
             by_inst.entry(inst).or_default().push(i);
         }
-        if let Some(d) = email_domain(&r.email).map(org_domain) {
-            if !webmail.contains(d.as_str()) {
-                by_domain.entry(d).or_default().push(i);
-            }
+        if let Some(d) = email_domain(&r.email).map(org_domain)
+            && !webmail.contains(d.as_str())
+        {
+            by_domain.entry(d).or_default().push(i);
         }
     }
     let mut pairs: Vec<(u32, u32, Reasons)> = venue

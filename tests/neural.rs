@@ -545,3 +545,171 @@ fn cli_static_encoder_runs_end_to_end_and_is_deterministic() {
     // The distilled token vectors are kept: one file beside none for whole texts.
     assert_eq!(cache.read_dir().unwrap().count(), 1);
 }
+
+/// Texts of many lengths, several of each: batches mix them in every way.
+fn texts_of_many_lengths() -> Vec<String> {
+    let words = [
+        "pipeline",
+        "parallel",
+        "training",
+        "memory",
+        "offloading",
+        "gradient",
+        "the",
+        "scheduling",
+        "energy",
+        "communication",
+        "of",
+        "large",
+        "models",
+        "recomputation",
+    ];
+    (0..48)
+        .map(|i| {
+            let n = [3, 3, 7, 7, 7, 12, 40, 40, 120, 300][i % 10] + i / 10 % 2;
+            (0..n)
+                .map(|k| words[(i * 5 + k * 3 + k / 7) % words.len()])
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect()
+}
+
+#[test]
+fn a_vector_depends_only_on_its_text() {
+    let Some(dir) = model_dir() else { return };
+    let model = TextModel::load(&dir, 256).unwrap();
+    let texts = texts_of_many_lengths();
+    let together = model.embed(&texts, None, false).unwrap();
+    // Alone, bit for bit.
+    for (t, v) in texts.iter().zip(&together) {
+        assert_eq!(
+            &model.embed(std::slice::from_ref(t), None, false).unwrap()[0],
+            v,
+            "{t}"
+        );
+    }
+    // In another mix: reversed, every third text left out.
+    let other: Vec<String> = texts.iter().rev().step_by(3).cloned().collect();
+    let mixed = model.embed(&other, None, false).unwrap();
+    for (t, v) in other.iter().zip(&mixed) {
+        let i = texts.iter().position(|x| x == t).unwrap();
+        assert_eq!(v, &together[i], "{t}");
+    }
+    // Warm: a cache filled by that other mix, then every text; identical to cold.
+    let tmp = tempfile::tempdir().unwrap();
+    let mut cache = EmbeddingCache::new(tmp.path());
+    model.embed(&other, Some(&mut cache), false).unwrap();
+    cache.save().unwrap();
+    let mut warm = EmbeddingCache::new(tmp.path());
+    warm.load(&model.key).unwrap();
+    assert_eq!(
+        model.embed(&texts, Some(&mut warm), false).unwrap(),
+        together
+    );
+}
+
+/// Copies a generated text venue keeping only the first `keep` reviewers.
+fn first_reviewers(from: &std::path::Path, to: &std::path::Path, keep: usize) {
+    std::fs::create_dir_all(to).unwrap();
+    std::fs::copy(from.join("papers.csv"), to.join("papers.csv")).unwrap();
+    let reviewers = std::fs::read_to_string(from.join("reviewers.csv")).unwrap();
+    let kept: Vec<&str> = reviewers.lines().take(keep + 1).collect();
+    std::fs::write(to.join("reviewers.csv"), kept.join("\n") + "\n").unwrap();
+    let ids: Vec<&str> = kept[1..]
+        .iter()
+        .map(|l| l.split(',').next().unwrap())
+        .collect();
+    let papers = std::fs::read_to_string(from.join("reviewer_papers.csv")).unwrap();
+    let rows: Vec<&str> = papers
+        .lines()
+        .enumerate()
+        .filter(|(i, l)| *i == 0 || ids.contains(&l.split(',').next().unwrap()))
+        .map(|(_, l)| l)
+        .collect();
+    std::fs::write(to.join("reviewer_papers.csv"), rows.join("\n") + "\n").unwrap();
+}
+
+#[test]
+fn killed_runs_keep_their_cache_and_warm_runs_equal_cold_ones() {
+    let Some(model) = model_dir() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let venue = tmp.path().join("venue");
+    let o = run(&[
+        "generate",
+        "--layout",
+        "text",
+        "--papers",
+        "12",
+        "--reviewers",
+        "8",
+        "--seed",
+        "5",
+        "-o",
+        venue.to_str().unwrap(),
+        "-q",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let other = tmp.path().join("other");
+    first_reviewers(&venue, &other, 3);
+    let cache = tmp.path().join("cache");
+    let affinity = |venue: &std::path::Path, cache: Option<&std::path::Path>, out: &str| {
+        let mut c = bin();
+        c.args([
+            "affinity",
+            venue.to_str().unwrap(),
+            "--affinity",
+            "neural",
+            "-q",
+        ])
+        .args(["--text-model", model.to_str().unwrap()])
+        .args(["-o", tmp.path().join(out).to_str().unwrap()]);
+        if let Some(dir) = cache {
+            c.args(["--embedding-cache", dir.to_str().unwrap()]);
+        }
+        c
+    };
+    // Cold, with no cache at all.
+    let o = affinity(&venue, None, "cold.csv").output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    // A cache warmed by another venue (a subset of the texts, in other batches).
+    let o = affinity(&other, Some(&cache), "other.csv")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let file = cache.read_dir().unwrap().next().unwrap().unwrap().path();
+    let warmed = std::fs::metadata(&file).unwrap().len();
+    // Killed (SIGKILL) once it has appended to the cache.
+    let mut child = affinity(&venue, Some(&cache), "killed.csv")
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while std::fs::metadata(&file).unwrap().len() == warmed {
+        assert!(
+            start.elapsed().as_secs() < 120,
+            "the run never wrote its cache"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended before it was killed"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        !tmp.path().join("killed.csv").exists(),
+        "no half-written output"
+    );
+    let kept = std::fs::metadata(&file).unwrap().len();
+    assert!(kept > warmed, "what the killed run embedded is kept");
+    // Again, on one thread: byte-identical to the cold run.
+    let o = affinity(&venue, Some(&cache), "warm.csv")
+        .env("RAYON_NUM_THREADS", "1")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let read = |name: &str| std::fs::read(tmp.path().join(name)).unwrap();
+    assert_eq!(read("warm.csv"), read("cold.csv"));
+    assert_eq!(cache.read_dir().unwrap().count(), 1);
+}

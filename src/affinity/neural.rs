@@ -9,14 +9,16 @@
 //! reviewers on both cores.
 //!
 //! Two encoders ([`Encoder`]):
-//! - **full**: every text through the whole model, in batches of similar length (sorted by token
-//!   count, so padding is small), with a progress bar on stderr; with an [`EmbeddingCache`], a
-//!   text embedded once by a model is never embedded again by it, across runs and venues;
+//! - **full**: every text through the whole model, in batches of texts of the same token count
+//!   (no padding: a text's vector depends only on the text, the model and its settings, never on
+//!   the other texts of the run, the batch size, the cache or the thread count), with a progress
+//!   bar on stderr; with an [`EmbeddingCache`], a text embedded once by a model is never embedded
+//!   again by it, across runs and venues;
 //! - **static** ([`StaticModel`]): the model distilled into one vector per token, for venues too
 //!   large for the full model.
 
 use std::collections::HashMap;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device, Tensor};
@@ -27,6 +29,7 @@ use rayon::prelude::*;
 use tokenizers::Tokenizer;
 
 use super::SparseRows;
+pub use super::cache::EmbeddingCache;
 use crate::error::{Error, Result};
 use crate::model::{SCORE_SCALE, Venue};
 
@@ -156,7 +159,15 @@ impl TextModel {
         // 32 and takes a quarter of the memory).
         const BATCH: usize = 8;
         keep_large_allocations();
-        for chunk in order.chunks(BATCH) {
+        let mut flushed = std::time::Instant::now();
+        // Only texts of equal token count share a batch: no padding, so a text's vector does not
+        // depend on the other texts of its batch (the kernels' sums over the hidden size do not
+        // depend on the batch's rows: `tests/neural.rs` checks it bit for bit, alone and mixed,
+        // on 1 and 2 threads).
+        let batches = order
+            .chunk_by(|&a, &b| encodings[a].1.len() == encodings[b].1.len())
+            .flat_map(|same| same.chunks(BATCH));
+        for chunk in batches {
             let rows: Vec<&Vec<u32>> = chunk.iter().map(|&k| &encodings[k].1).collect();
             let vectors = self.forward(&rows, self.normalize)?;
             for (&k, v) in chunk.iter().zip(vectors) {
@@ -165,6 +176,9 @@ impl TextModel {
                     c.put(&self.key, &texts[i], v.clone());
                 }
                 out[i] = Some(v);
+            }
+            if let Some(c) = cache.as_deref_mut() {
+                flush_when_due(c, &mut flushed)?;
             }
             bar.inc(chunk.len() as u64);
         }
@@ -304,6 +318,21 @@ fn keep_large_allocations() {
     }
 }
 
+/// Appends the cache's new vectors to its files every [`FLUSH_RECORDS`] vectors or
+/// [`FLUSH_SECONDS`], so that a killed run keeps what it embedded.
+///
+/// [`FLUSH_RECORDS`]: super::cache::FLUSH_RECORDS
+/// [`FLUSH_SECONDS`]: super::cache::FLUSH_SECONDS
+fn flush_when_due(cache: &mut EmbeddingCache, since: &mut std::time::Instant) -> Result<()> {
+    if cache.pending() >= super::cache::FLUSH_RECORDS
+        || since.elapsed().as_secs() >= super::cache::FLUSH_SECONDS
+    {
+        cache.save()?;
+        *since = std::time::Instant::now();
+    }
+    Ok(())
+}
+
 /// Scales `v` to unit length (a zero vector stays zero).
 fn normalize(v: &mut [f32]) {
     let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
@@ -346,103 +375,6 @@ impl Fnv {
             self.0 ^= b as u64;
             self.0 = self.0.wrapping_mul(0x100_0000_01b3);
         }
-    }
-}
-
-fn text_key(text: &str) -> u128 {
-    let mut a = Fnv::default();
-    a.write(text.as_bytes());
-    let mut b = Fnv(0x6c62_272e_07bb_0142);
-    b.write(text.as_bytes());
-    (a.0 as u128) << 64 | b.0 as u128
-}
-
-/// Embeddings kept across runs: one file per model under a directory, appended to as texts are
-/// embedded (`<model key>.emb`: records of a 16-byte text hash and the vector's f32s).
-#[derive(Debug, Default)]
-pub struct EmbeddingCache {
-    dir: PathBuf,
-    loaded: HashMap<String, HashMap<u128, Vec<f32>>>,
-    fresh: HashMap<String, Vec<(u128, Vec<f32>)>>,
-}
-
-impl EmbeddingCache {
-    /// A cache under `dir` (created when saving).
-    pub fn new(dir: &Path) -> EmbeddingCache {
-        EmbeddingCache {
-            dir: dir.to_path_buf(),
-            ..EmbeddingCache::default()
-        }
-    }
-
-    fn file(&self, key: &str) -> PathBuf {
-        self.dir.join(format!("{key}.emb"))
-    }
-
-    fn load(&mut self, key: &str) {
-        if self.loaded.contains_key(key) {
-            return;
-        }
-        let mut map = HashMap::new();
-        if let Ok(bytes) = std::fs::read(self.file(key))
-            && bytes.len() >= 4
-        {
-            let dim = u32::from_le_bytes(bytes[..4].try_into().expect("4 bytes")) as usize;
-            let rec = 16 + 4 * dim;
-            for r in bytes[4..].chunks_exact(rec) {
-                let k = u128::from_le_bytes(r[..16].try_into().expect("16 bytes"));
-                let v = r[16..]
-                    .chunks_exact(4)
-                    .map(|x| f32::from_le_bytes(x.try_into().expect("4 bytes")))
-                    .collect();
-                map.insert(k, v);
-            }
-        }
-        self.loaded.insert(key.to_string(), map);
-    }
-
-    fn get(&self, key: &str, text: &str) -> Option<&Vec<f32>> {
-        self.loaded.get(key)?.get(&text_key(text))
-    }
-
-    fn put(&mut self, key: &str, text: &str, v: Vec<f32>) {
-        let k = text_key(text);
-        self.fresh
-            .entry(key.to_string())
-            .or_default()
-            .push((k, v.clone()));
-        self.loaded.entry(key.to_string()).or_default().insert(k, v);
-    }
-
-    /// Appends the embeddings computed since the last save to their files.
-    pub fn save(&mut self) -> Result<()> {
-        for (key, rows) in std::mem::take(&mut self.fresh) {
-            if rows.is_empty() {
-                continue;
-            }
-            std::fs::create_dir_all(&self.dir)
-                .map_err(|e| Error::io("cannot create", &self.dir, e))?;
-            let path = self.file(&key);
-            let new = !path.exists();
-            let mut f = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&path)
-                .map_err(|e| Error::io("cannot write", &path, e))?;
-            let mut buf = Vec::new();
-            if new {
-                buf.extend_from_slice(&(rows[0].1.len() as u32).to_le_bytes());
-            }
-            for (k, v) in rows {
-                buf.extend_from_slice(&k.to_le_bytes());
-                for x in v {
-                    buf.extend_from_slice(&x.to_le_bytes());
-                }
-            }
-            f.write_all(&buf)
-                .map_err(|e| Error::io("cannot write", &path, e))?;
-        }
-        Ok(())
     }
 }
 
@@ -560,7 +492,7 @@ impl StaticModel {
         }
         let key = format!("{}-tokens", model.key);
         if let Some(c) = cache.as_deref_mut() {
-            c.load(&key);
+            c.load(&key)?;
         }
         let mut table = Array2::<f32>::zeros((vocab, dim));
         let mut todo: Vec<u32> = Vec::new();
@@ -575,6 +507,7 @@ impl StaticModel {
         let (head, tail) = around.split_at(around.len().min(1));
         let bar = crate::progress::bar(progress, todo.len() as u64, "distilling token vectors");
         keep_large_allocations();
+        let mut flushed = std::time::Instant::now();
         // All rows have the same length: no padding, so large batches cost nothing extra.
         for chunk in todo.chunks(64) {
             let rows: Vec<Vec<u32>> = chunk.iter().map(|&t| [head, &[t], tail].concat()).collect();
@@ -584,6 +517,9 @@ impl StaticModel {
                 if let Some(c) = cache.as_deref_mut() {
                     c.put(&key, &t.to_string(), v);
                 }
+            }
+            if let Some(c) = cache.as_deref_mut() {
+                flush_when_due(c, &mut flushed)?;
             }
             bar.inc(chunk.len() as u64);
         }
@@ -697,7 +633,7 @@ pub fn neural_affinity(venue: &Venue, opts: &NeuralOptions) -> Result<SparseRows
     let model = TextModel::load(&opts.model, opts.max_tokens)?;
     let mut cache = opts.cache.as_deref().map(EmbeddingCache::new);
     if let Some(c) = cache.as_mut() {
-        c.load(&model.key);
+        c.load(&model.key)?;
     }
     let nr = venue.reviewers.len();
     let mut texts: Vec<String> = venue
