@@ -15,6 +15,8 @@
 //! `--randomized-senior` (caps 0.5 with the senior rule), `--alternates` (3 per paper). The
 //! rules need a keyword venue (it has the attributes).
 
+mod common;
+
 use std::time::Instant;
 
 use papermatch::generate::{GenerateSpec, Layout, write_venue};
@@ -30,14 +32,7 @@ fn reset_peak() {
 }
 
 fn peak_mb() -> String {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-        })
-        .map_or("-".into(), |kb| format!("{:.0}", kb / 1024.0))
+    common::peak_rss_mb().map_or("-".into(), |mb| format!("{mb:.0}"))
 }
 
 fn stage<T>(name: &str, f: impl FnOnce() -> T) -> T {

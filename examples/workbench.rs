@@ -10,6 +10,8 @@
 //! It prints, per request kind, the slowest of its runs (milliseconds), then the time of a
 //! minimal re-optimize after ten edits and the process's peak resident memory (`VmHWM`).
 
+mod common;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
@@ -26,14 +28,7 @@ const TOKEN: &str = "bench";
 const HOST: &str = "127.0.0.1:8480";
 
 fn peak_rss_mb() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-        })
-        .map_or(f64::NAN, |kb| kb / 1024.0)
+    common::peak_rss_mb().unwrap_or(f64::NAN)
 }
 
 async fn call(app: &axum::Router, method: &str, uri: &str, body: Option<Value>) -> (f64, Value) {

@@ -293,6 +293,12 @@ async fn bad_edits_get_a_4xx_and_change_nothing() {
         assert_eq!(s, status, "{body} → {answer}");
         let msg = answer["error"].as_str().unwrap();
         assert!(msg.contains(needle), "{body}: `{msg}` lacks `{needle}`");
+        if needle == "author" {
+            assert_eq!(
+                answer["reason"], "author",
+                "the conflict's reason alone: {answer}"
+            );
+        }
     }
     let (_, _, a) = send(&app, "POST", "/api/edits", None, &[]).await;
     assert!(a["error"].as_str().is_some());

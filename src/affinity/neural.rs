@@ -381,7 +381,7 @@ impl Fnv {
 /// How texts become vectors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Encoder {
-    /// Every text through the whole model (about 17 texts per second on 2 cores).
+    /// Every text through the whole model (about 10 texts per second on 2 cores at 256 tokens).
     #[default]
     Full,
     /// The distilled static model ([`StaticModel`]): each token's vector computed once by the

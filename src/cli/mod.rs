@@ -309,7 +309,10 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
                 None => None,
             };
             let start = Instant::now();
-            let inputs = x.venue.files()?.inputs();
+            // Save never writes over a file the run reads, the starting assignment included.
+            let mut inputs = x.venue.files()?.inputs();
+            inputs.extend(x.assignment.iter().cloned());
+            inputs.extend(x.req.probability_limits.iter().cloned());
             let session = papermatch::session::Session::start(instance, req, inputs, existing)
                 .map_err(|e| match e {
                     papermatch::session::SessionError::Library(e) => anyhow::Error::from(e),

@@ -19,6 +19,10 @@ use crate::session::{EditRequest, Export, Mode, Session, SessionError};
 fn answer<T: Serialize>(r: Result<T, SessionError>) -> Response {
     match r {
         Ok(v) => Json(v).into_response(),
+        Err(SessionError::Conflict { message, reason }) => {
+            let body = serde_json::json!({ "error": message, "reason": reason });
+            (StatusCode::CONFLICT, Json(body)).into_response()
+        }
         Err(e) => error(status_of(&e), e.to_string()),
     }
 }

@@ -160,7 +160,7 @@ pub(crate) fn error(status: StatusCode, message: impl Into<String>) -> Response 
 pub(crate) fn status_of(e: &SessionError) -> StatusCode {
     match e {
         SessionError::NotFound(_) => StatusCode::NOT_FOUND,
-        SessionError::Conflict(_) | SessionError::Refused(_) | SessionError::Stale { .. } => {
+        SessionError::Conflict { .. } | SessionError::Refused(_) | SessionError::Stale { .. } => {
             StatusCode::CONFLICT
         }
         SessionError::Library(crate::Error::Infeasible(_)) => StatusCode::CONFLICT,

@@ -132,9 +132,14 @@ pub enum SessionError {
     /// An id or a save format that the venue does not know.
     #[error("{0}")]
     NotFound(String),
-    /// The pair conflicts; the message gives the reason.
-    #[error("{0}")]
-    Conflict(String),
+    /// The pair conflicts: what was refused, and why the pair conflicts.
+    #[error("{message}")]
+    Conflict {
+        /// The refusal in words, the reason included.
+        message: String,
+        /// The conflict's reasons alone.
+        reason: String,
+    },
     /// The request does not fit the current state (a pair not assigned, nothing to undo, …).
     #[error("{0}")]
     Refused(String),
@@ -633,10 +638,13 @@ impl Session {
         );
         let refuse_conflict = |s: &Session, x: ReviewerIdx| -> Result<(), SessionError> {
             match s.conflict_reason(p, x) {
-                Some(why) => Err(SessionError::Conflict(format!(
-                    "paper {pid} and reviewer {} conflict ({why})",
-                    s.reviewer_id(x)
-                ))),
+                Some(why) => Err(SessionError::Conflict {
+                    message: format!(
+                        "paper {pid} and reviewer {} conflict ({why})",
+                        s.reviewer_id(x)
+                    ),
+                    reason: why,
+                }),
                 None => Ok(()),
             }
         };
@@ -707,9 +715,10 @@ impl Session {
                     .reasons(p.ix(), r.ix())
                     .map(|_| self.instance.conflicts.describe(&self.instance.venue, p, r))
                 {
-                    return Err(SessionError::Conflict(format!(
-                        "paper {pid} and reviewer {rid} already conflict ({why})"
-                    )));
+                    return Err(SessionError::Conflict {
+                        message: format!("paper {pid} and reviewer {rid} already conflict ({why})"),
+                        reason: why,
+                    });
                 }
                 if self.has(p, r) {
                     change.removed.push((p, r));
@@ -1127,25 +1136,14 @@ impl Session {
             );
         }
         self.apply(&mut change, true);
-        let ids = |pairs: &[(PaperIdx, ReviewerIdx)]| -> Vec<(String, String)> {
-            pairs
-                .iter()
-                .map(|&(p, r)| {
-                    (
-                        self.paper_id(p).to_string(),
-                        self.reviewer_id(r).to_string(),
-                    )
-                })
-                .collect()
-        };
         let out = Reoptimized {
             status: self.status(),
             total_before: units_to_score(before),
             optimum: units_to_score(self.optimum.total),
             gap: units_to_score(self.optimum.total - self.total),
             pairs_changed: change.added.len() + change.removed.len(),
-            added: ids(&change.added),
-            removed: ids(&change.removed),
+            added: self.pair_ids(&change.added),
+            removed: self.pair_ids(&change.removed),
         };
         self.undone.clear();
         self.history.push(change);
