@@ -48,6 +48,7 @@ use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 use unicode_normalization::UnicodeNormalization;
 
+pub mod bert;
 pub mod cache;
 pub mod goldstandard;
 pub mod neural;

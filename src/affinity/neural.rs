@@ -23,12 +23,12 @@ use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
-use candle_transformers::models::bert::{BertModel, Config};
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis, s};
 use rayon::prelude::*;
 use tokenizers::Tokenizer;
 
 use super::SparseRows;
+use super::bert::{Bert, Config};
 pub use super::cache::EmbeddingCache;
 use crate::error::{Error, Result};
 use crate::model::{SCORE_SCALE, Venue};
@@ -44,7 +44,7 @@ pub enum Pooling {
 
 /// A loaded sentence-embedding model.
 pub struct TextModel {
-    model: BertModel,
+    model: Bert,
     tokenizer: Tokenizer,
     pooling: Pooling,
     normalize: bool,
@@ -110,7 +110,7 @@ impl TextModel {
         // papermatch runs is not supported.
         let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[&weights], DType::F32, &device) }
             .map_err(|e| model_error(dir, format!("model.safetensors: {e}")))?;
-        let model = BertModel::load(vb, &config)
+        let model = Bert::load(vb, &config)
             .map_err(|e| model_error(dir, format!("not a BERT-family model: {e}")))?;
         let key = model_key(dir, pooling, normalize, max_tokens)?;
         Ok(TextModel {
@@ -251,27 +251,19 @@ impl TextModel {
         )
     }
 
-    /// One batch of token ids (padded to the longest) through the model, pooled, and scaled to
-    /// unit length when `normalize`.
+    /// One batch of token ids, all of the same length (no padding), through the model, pooled,
+    /// and scaled to unit length when `normalize`.
     fn forward(&self, rows: &[&Vec<u32>], normalize: bool) -> Result<Vec<Vec<f32>>> {
         let err = |e: candle_core::Error| Error::Solver(format!("text model: {e}"));
-        let len = rows.iter().map(|r| r.len()).max().unwrap_or(1).max(1);
-        let mut ids = Vec::with_capacity(rows.len() * len);
-        let mut mask = Vec::with_capacity(rows.len() * len);
-        for r in rows {
-            ids.extend(r.iter().copied());
-            ids.extend(std::iter::repeat_n(0u32, len - r.len()));
-            mask.extend(std::iter::repeat_n(1u32, r.len()));
-            mask.extend(std::iter::repeat_n(0u32, len - r.len()));
+        let len = rows.first().map_or(0, |r| r.len());
+        if len == 0 || rows.iter().any(|r| r.len() != len) {
+            return Err(Error::Solver(
+                "text model: a batch's texts must have the same, non-zero token count".into(),
+            ));
         }
-        let device = Device::Cpu;
-        let ids = Tensor::from_vec(ids, (rows.len(), len), &device).map_err(err)?;
-        let mask_t = Tensor::from_vec(mask.clone(), (rows.len(), len), &device).map_err(err)?;
-        let types = ids.zeros_like().map_err(err)?;
-        let hidden = self
-            .model
-            .forward(&ids, &types, Some(&mask_t))
-            .map_err(err)?;
+        let ids: Vec<u32> = rows.iter().flat_map(|r| r.iter().copied()).collect();
+        let ids = Tensor::from_vec(ids, (rows.len(), len), &Device::Cpu).map_err(err)?;
+        let hidden = self.model.forward(&ids).map_err(err)?;
         let hidden: Vec<Vec<Vec<f32>>> = hidden.to_vec3().map_err(err)?;
         Ok(hidden
             .into_iter()
