@@ -80,6 +80,18 @@ async fn post(app: &Router, uri: &str, body: Value) -> (StatusCode, Value) {
     (s, v)
 }
 
+/// Posts an edit that must succeed; its answer.
+async fn edit_ok(app: &Router, body: Value) -> Value {
+    let (s, v) = post(app, "/api/edits", body.clone()).await;
+    assert_eq!(s, StatusCode::OK, "{body} → {v}");
+    v
+}
+
+/// A JSON string as an owned id.
+fn id(v: &Value) -> String {
+    v.as_str().unwrap().to_string()
+}
+
 async fn version(app: &Router) -> u64 {
     get(app, "/api/summary").await.1["version"]
         .as_u64()
@@ -89,10 +101,7 @@ async fn version(app: &Router) -> u64 {
 /// A paper, one of its reviewers, and the best alternate that is not full.
 async fn swap_candidates(app: &Router, paper: &str) -> (String, String) {
     let (_, v) = get(app, &format!("/api/papers/{paper}")).await;
-    let out = v["reviewers"][0]["reviewer_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let out = id(&v["reviewers"][0]["reviewer_id"]);
     let alt = v["alternates"]
         .as_array()
         .unwrap()
@@ -374,72 +383,41 @@ async fn reoptimize_keeps_every_lock_and_ban_and_save_passes_evaluate() {
     let papers = ["W002", "W005", "W010", "W020", "W030"];
     for p in papers {
         let (out, alt) = swap_candidates(&app, p).await;
-        let (s, v) = post(
+        edit_ok(
             &app,
-            "/api/edits",
             json!({"op": "swap", "paper_id": p, "reviewer_id": out, "replacement": alt}),
         )
         .await;
-        assert_eq!(s, StatusCode::OK, "{v}");
     }
     for p in ["W040", "W041"] {
         let (_, v) = get(&app, &format!("/api/papers/{p}")).await;
-        let r = v["reviewers"][0]["reviewer_id"]
-            .as_str()
-            .unwrap()
-            .to_string();
-        assert_eq!(
-            post(
-                &app,
-                "/api/edits",
-                json!({"op": "remove", "paper_id": p, "reviewer_id": r})
-            )
-            .await
-            .0,
-            StatusCode::OK
-        );
+        let r = id(&v["reviewers"][0]["reviewer_id"]);
+        edit_ok(
+            &app,
+            json!({"op": "remove", "paper_id": p, "reviewer_id": r}),
+        )
+        .await;
     }
     let (_, v) = get(&app, "/api/papers/W050").await;
-    let keep = v["reviewers"][2]["reviewer_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let ban = v["alternates"][0]["reviewer_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    assert_eq!(
-        post(
-            &app,
-            "/api/edits",
-            json!({"op": "lock", "paper_id": "W050", "reviewer_id": keep})
-        )
-        .await
-        .0,
-        StatusCode::OK
-    );
-    assert_eq!(
-        post(
-            &app,
-            "/api/edits",
-            json!({"op": "ban", "paper_id": "W050", "reviewer_id": ban})
-        )
-        .await
-        .0,
-        StatusCode::OK
-    );
-    let (_, v) = get(&app, "/api/papers/W051").await;
-    let add = v["alternates"][0]["reviewer_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let (s, added) = post(
+    let keep = id(&v["reviewers"][2]["reviewer_id"]);
+    let ban = id(&v["alternates"][0]["reviewer_id"]);
+    edit_ok(
         &app,
-        "/api/edits",
+        json!({"op": "lock", "paper_id": "W050", "reviewer_id": keep}),
+    )
+    .await;
+    edit_ok(
+        &app,
+        json!({"op": "ban", "paper_id": "W050", "reviewer_id": ban}),
+    )
+    .await;
+    let (_, v) = get(&app, "/api/papers/W051").await;
+    let add = id(&v["alternates"][0]["reviewer_id"]);
+    let added = edit_ok(
+        &app,
         json!({"op": "add", "paper_id": "W051", "reviewer_id": add}),
     )
     .await;
-    assert_eq!(s, StatusCode::OK);
     assert!(
         !added["violations"].as_array().unwrap().is_empty(),
         "W051 now has 4 reviewers"
