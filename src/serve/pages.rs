@@ -214,6 +214,13 @@ pub async fn overview(
         let req = s.requirements().clone();
         let counts = s.violation_counts();
         let opt = s.optimum().clone();
+        let conflicts = s.conflicts();
+        let by_reason: Vec<String> = conflicts
+            .count_by_reason()
+            .iter()
+            .map(|(why, n)| format!("{why} {n}"))
+            .collect();
+        let n_conflicts = conflicts.len();
         let recent: Vec<_> = s.history().iter().rev().take(10).cloned().collect();
         let version = s.version();
         let body = html! {
@@ -224,6 +231,10 @@ pub async fn overview(
                     tr { th { "constraints" } td {
                         "demands, loads, conflicts, locks and bans: "
                         @if counts.constraints == 0 { span.ok { "all hold" } } @else { span.bad { (counts.constraints) " broken" } }
+                    } }
+                    tr { th { "conflicts of interest" } td {
+                        (n_conflicts) " pairs never assigned"
+                        @if !by_reason.is_empty() { " (" (by_reason.join(", ")) ")" }
                     } }
                     @if let Some(set) = &req.rules {
                         tr { th { "composition rules" } td {
