@@ -35,6 +35,7 @@ use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 use crate::error::{Error, Result};
 
@@ -49,16 +50,31 @@ pub const FLUSH_RECORDS: usize = 64;
 /// …and at least every this many seconds while a run embeds.
 pub const FLUSH_SECONDS: u64 = 30;
 
-/// A 128-bit hash of a text: the cache's key for it (two 64-bit FNV-1a with different bases).
-pub fn text_key(text: &str) -> u128 {
-    let fnv = |mut h: u64| {
-        for &b in text.as_bytes() {
-            h ^= b as u64;
-            h = h.wrapping_mul(0x100_0000_01b3);
+/// 64-bit FNV-1a: the cache's keys for texts and models.
+pub(crate) struct Fnv(pub(crate) u64);
+
+impl Default for Fnv {
+    fn default() -> Fnv {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Fnv {
+    /// Hashes `bytes` in.
+    pub(crate) fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 ^= b as u64;
+            self.0 = self.0.wrapping_mul(0x100_0000_01b3);
         }
-        h
-    };
-    (fnv(0xcbf2_9ce4_8422_2325) as u128) << 64 | fnv(0x6c62_272e_07bb_0142) as u128
+    }
+}
+
+/// A 128-bit hash of a text: the cache's key for it (two FNV-1a hashes with different bases).
+pub fn text_key(text: &str) -> u128 {
+    let (mut a, mut b) = (Fnv::default(), Fnv(0x6c62_272e_07bb_0142));
+    a.write(text.as_bytes());
+    b.write(text.as_bytes());
+    (a.0 as u128) << 64 | b.0 as u128
 }
 
 /// Embeddings kept across runs; see the module doc.
@@ -68,6 +84,8 @@ pub struct EmbeddingCache {
     loaded: HashMap<String, HashMap<u128, Vec<f32>>>,
     fresh: HashMap<String, Records>,
     warnings: Vec<String>,
+    /// When the cache last saved, or was first asked whether a save is due.
+    saved: Option<Instant>,
 }
 
 /// Vectors by text hash, in the order they were kept.
@@ -291,9 +309,20 @@ impl EmbeddingCache {
         self.fresh.values().map(Vec::len).sum()
     }
 
+    /// Saves once [`FLUSH_RECORDS`] vectors are waiting or [`FLUSH_SECONDS`] have passed since
+    /// the last save, so that a run killed while it embeds keeps what it did.
+    pub fn save_if_due(&mut self) -> Result<()> {
+        let since = *self.saved.get_or_insert_with(Instant::now);
+        if self.pending() >= FLUSH_RECORDS || since.elapsed().as_secs() >= FLUSH_SECONDS {
+            self.save()?;
+        }
+        Ok(())
+    }
+
     /// Appends the vectors kept since the last save to their files, each under its lock, after
     /// cutting away a torn tail another run may have left; then syncs them to disk.
     pub fn save(&mut self) -> Result<()> {
+        self.saved = Some(Instant::now());
         let mut fresh: Vec<(String, Records)> =
             std::mem::take(&mut self.fresh).into_iter().collect();
         fresh.sort_by(|a, b| a.0.cmp(&b.0));

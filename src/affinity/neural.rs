@@ -30,6 +30,7 @@ use tokenizers::Tokenizer;
 use super::SparseRows;
 use super::bert::{Bert, Config};
 pub use super::cache::EmbeddingCache;
+use super::cache::Fnv;
 use crate::error::{Error, Result};
 use crate::model::{SCORE_SCALE, Venue};
 
@@ -159,7 +160,6 @@ impl TextModel {
         // 32 and takes a quarter of the memory).
         const BATCH: usize = 8;
         keep_large_allocations();
-        let mut flushed = std::time::Instant::now();
         // Only texts of equal token count share a batch: no padding, so a text's vector does not
         // depend on the other texts of its batch (the kernels' sums over the hidden size do not
         // depend on the batch's rows: `tests/neural.rs` checks it bit for bit, alone and mixed,
@@ -178,7 +178,7 @@ impl TextModel {
                 out[i] = Some(v);
             }
             if let Some(c) = cache.as_deref_mut() {
-                flush_when_due(c, &mut flushed)?;
+                c.save_if_due()?;
             }
             bar.inc(chunk.len() as u64);
         }
@@ -310,21 +310,6 @@ fn keep_large_allocations() {
     }
 }
 
-/// Appends the cache's new vectors to its files every [`FLUSH_RECORDS`] vectors or
-/// [`FLUSH_SECONDS`], so that a killed run keeps what it embedded.
-///
-/// [`FLUSH_RECORDS`]: super::cache::FLUSH_RECORDS
-/// [`FLUSH_SECONDS`]: super::cache::FLUSH_SECONDS
-fn flush_when_due(cache: &mut EmbeddingCache, since: &mut std::time::Instant) -> Result<()> {
-    if cache.pending() >= super::cache::FLUSH_RECORDS
-        || since.elapsed().as_secs() >= super::cache::FLUSH_SECONDS
-    {
-        cache.save()?;
-        *since = std::time::Instant::now();
-    }
-    Ok(())
-}
-
 /// Scales `v` to unit length (a zero vector stays zero).
 fn normalize(v: &mut [f32]) {
     let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
@@ -350,24 +335,6 @@ fn model_key(dir: &Path, pooling: Pooling, normalize: bool, max_tokens: usize) -
     h.write(&head[..n]);
     h.write(format!("{pooling:?}{normalize}{max_tokens}").as_bytes());
     Ok(format!("{:016x}", h.0))
-}
-
-/// 64-bit FNV-1a, for cache keys.
-struct Fnv(u64);
-
-impl Default for Fnv {
-    fn default() -> Fnv {
-        Fnv(0xcbf2_9ce4_8422_2325)
-    }
-}
-
-impl Fnv {
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 ^= b as u64;
-            self.0 = self.0.wrapping_mul(0x100_0000_01b3);
-        }
-    }
 }
 
 /// How texts become vectors.
@@ -499,7 +466,6 @@ impl StaticModel {
         let (head, tail) = around.split_at(around.len().min(1));
         let bar = crate::progress::bar(progress, todo.len() as u64, "distilling token vectors");
         keep_large_allocations();
-        let mut flushed = std::time::Instant::now();
         // All rows have the same length: no padding, so large batches cost nothing extra.
         for chunk in todo.chunks(64) {
             let rows: Vec<Vec<u32>> = chunk.iter().map(|&t| [head, &[t], tail].concat()).collect();
@@ -511,7 +477,7 @@ impl StaticModel {
                 }
             }
             if let Some(c) = cache.as_deref_mut() {
-                flush_when_due(c, &mut flushed)?;
+                c.save_if_due()?;
             }
             bar.inc(chunk.len() as u64);
         }
