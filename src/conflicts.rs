@@ -258,15 +258,18 @@ impl Conflicts {
                         k += 1;
                         (o, self.reasons[i - 1] | Reasons::DECLARED, at)
                     }
-                    (Some(o), n) if n.is_none_or(|n| o < n) => {
-                        i += 1;
-                        (o, self.reasons[i - 1], old_text(i - 1))
-                    }
-                    (_, Some(n)) => {
+                    (None, Some(n)) => {
                         k += 1;
                         (n, Reasons::DECLARED, text)
                     }
-                    (Some(_), None) => unreachable!("handled by the guard above"),
+                    (Some(o), Some(n)) if n < o => {
+                        k += 1;
+                        (n, Reasons::DECLARED, text)
+                    }
+                    (Some(o), _) => {
+                        i += 1;
+                        (o, self.reasons[i - 1], old_text(i - 1))
+                    }
                 };
                 out.reviewers.push(r);
                 out.reasons.push(why);

@@ -345,7 +345,6 @@ impl Session {
                     .map(String::as_str)
                     .filter(|s| theirs.contains(s))
                     .collect();
-                shared.dedup();
                 let mut seen = FxHashSet::default();
                 shared.retain(|s| seen.insert(*s));
                 if shared.is_empty() {
