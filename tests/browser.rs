@@ -4,16 +4,18 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// The first of `names` found on the PATH.
+fn program(names: &[&str]) -> Option<PathBuf> {
+    let paths = std::env::var_os("PATH")?;
+    names.iter().find_map(|name| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(name))
+            .find(|p| p.is_file())
+    })
+}
+
 fn chromium() -> Option<PathBuf> {
-    ["chromium", "chromium-browser", "google-chrome"]
-        .iter()
-        .find_map(|name| {
-            std::env::var_os("PATH").and_then(|paths| {
-                std::env::split_paths(&paths)
-                    .map(|d| d.join(name))
-                    .find(|p| p.is_file())
-            })
-        })
+    program(&["chromium", "chromium-browser", "google-chrome"])
 }
 
 fn headless(browser: &Path, profile: &Path, extra: &[&str], url: &str) -> std::process::Output {
@@ -332,14 +334,7 @@ fn free_port() -> u16 {
 fn workbench_works_in_headless_chromium() {
     use std::io::BufRead;
     use std::process::Stdio;
-    let (Some(browser), Some(driver)) = (
-        chromium(),
-        ["chromedriver"].iter().find_map(|name| {
-            std::env::split_paths(&std::env::var_os("PATH")?)
-                .map(|d| d.join(name))
-                .find(|p| p.is_file())
-        }),
-    ) else {
+    let (Some(browser), Some(driver)) = (chromium(), program(&["chromedriver"])) else {
         eprintln!(
             "skipping workbench_works_in_headless_chromium: needs Chromium and ChromeDriver \
              (apt-get install chromium chromium-driver)"

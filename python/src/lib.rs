@@ -680,6 +680,22 @@ fn json<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_string(v).expect("a session view serialises")
 }
 
+/// A session's answer as JSON text, or its error as the package's exception.
+fn answer<T: serde::Serialize>(py: Python<'_>, r: Result<T, SessionError>) -> PyResult<String> {
+    r.map(|v| json(&v)).map_err(|e| session_err(py, e))
+}
+
+/// One of a few words (an op, a mode, a sort order, an export) as the library's enum, by the
+/// names the JSON API takes; anything else is an `OptionsError` listing them.
+fn word<T: for<'de> serde::Deserialize<'de>>(
+    what: &str,
+    value: &str,
+    choices: &str,
+) -> PyResult<T> {
+    serde_json::from_value(serde_json::Value::from(value))
+        .map_err(|_| OptionsError::new_err(format!("{what} `{value}`: use {choices}")))
+}
+
 /// The chair's editing session over a venue folder (the workbench's state): edits checked at
 /// once against every constraint, undo and redo, re-optimize, save. Views answer JSON text.
 #[pyclass(name = "Session", module = "papermatch._papermatch")]
@@ -711,12 +727,7 @@ impl PySession {
     /// Papers matching `q`, sorted by `sort` (id, total, total-desc, weakest, violations).
     #[pyo3(signature = (q="", limit=50, offset=0, sort="id"))]
     fn papers(&self, q: &str, limit: usize, offset: usize, sort: &str) -> PyResult<String> {
-        let sort: PaperSort =
-            serde_json::from_value(serde_json::Value::from(sort)).map_err(|_| {
-                OptionsError::new_err(format!(
-                    "sort `{sort}`: use id, total, total-desc, weakest or violations"
-                ))
-            })?;
+        let sort: PaperSort = word("sort", sort, "id, total, total-desc, weakest or violations")?;
         Ok(json(&self.0.search_papers(q, sort, offset, limit).rows))
     }
 
@@ -749,9 +760,7 @@ impl PySession {
         replacement: Option<String>,
         version: Option<u64>,
     ) -> PyResult<String> {
-        let op: Op = serde_json::from_value(serde_json::Value::from(op)).map_err(|_| {
-            OptionsError::new_err(format!("op `{op}`: use add, remove, swap, lock or ban"))
-        })?;
+        let op: Op = word("op", op, "add, remove, swap, lock or ban")?;
         let request = EditRequest {
             op,
             paper_id,
@@ -759,37 +768,25 @@ impl PySession {
             replacement,
             version,
         };
-        self.0
-            .edit_by_ids(&request)
-            .map(|s| json(&s))
-            .map_err(|e| session_err(py, e))
+        answer(py, self.0.edit_by_ids(&request))
     }
 
     /// Takes back the last change.
     fn undo(&mut self, py: Python<'_>) -> PyResult<String> {
-        self.0
-            .undo()
-            .map(|s| json(&s))
-            .map_err(|e| session_err(py, e))
+        answer(py, self.0.undo())
     }
 
     /// Makes the last undone change again.
     fn redo(&mut self, py: Python<'_>) -> PyResult<String> {
-        self.0
-            .redo()
-            .map(|s| json(&s))
-            .map_err(|e| session_err(py, e))
+        answer(py, self.0.redo())
     }
 
     /// Keeps every decision and solves the rest: `mode` is minimal or full.
     #[pyo3(signature = (mode="minimal"))]
     fn reoptimize(&mut self, py: Python<'_>, mode: &str) -> PyResult<String> {
-        let mode: Mode = serde_json::from_value(serde_json::Value::from(mode))
-            .map_err(|_| OptionsError::new_err(format!("mode `{mode}`: use minimal or full")))?;
+        let mode: Mode = word("mode", mode, "minimal or full")?;
         let s = &mut self.0;
-        py.detach(|| s.reoptimize(mode))
-            .map(|r| json(&r))
-            .map_err(|e| session_err(py, e))
+        answer(py, py.detach(|| s.reoptimize(mode)))
     }
 
     /// Writes the assignment to `output`, locks.csv and bans.csv beside it, and `exports`
@@ -798,11 +795,7 @@ impl PySession {
     fn save(&self, py: Python<'_>, output: String, exports: Vec<String>) -> PyResult<Vec<String>> {
         let exports = exports
             .iter()
-            .map(|e| {
-                serde_json::from_value::<Export>(serde_json::Value::from(e.as_str())).map_err(
-                    |_| OptionsError::new_err(format!("export `{e}`: use openreview or hotcrp")),
-                )
-            })
+            .map(|e| word::<Export>("export", e, "openreview or hotcrp"))
             .collect::<PyResult<Vec<_>>>()?;
         self.0
             .save(Path::new(&output), &exports)
