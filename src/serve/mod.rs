@@ -60,7 +60,9 @@ use axum::routing::{get, post};
 
 use crate::session::{Session, SessionError};
 
-/// The style sheet, embedded in the binary.
+/// The workbench's own style rules, embedded in the binary; `/assets/style.css` serves them
+/// after the report's ([`crate::report::html::STYLE`]), whose tables and charts the overview
+/// shows.
 pub const STYLE: &str = include_str!("assets/style.css");
 
 /// Everything the handlers share: the session and the security settings.
@@ -147,7 +149,12 @@ pub fn router(state: Arc<AppState>) -> Router {
 }
 
 async fn style() -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], STYLE)
+    static SHEET: std::sync::LazyLock<String> =
+        std::sync::LazyLock::new(|| format!("{}\n{STYLE}", crate::report::html::STYLE));
+    (
+        [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
+        SHEET.as_str(),
+    )
 }
 
 /// An error answer: the status and `{"error": message}`.
