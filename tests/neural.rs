@@ -118,8 +118,6 @@ mod tiny {
     use std::collections::HashMap;
     use std::path::Path;
 
-    use candle_core::{Device, Tensor};
-
     pub const HIDDEN: usize = 8;
     const HEADS: usize = 2;
     const LAYERS: usize = 2;
@@ -193,14 +191,21 @@ mod tiny {
 
     /// Writes the model folder.
     pub fn write(dir: &Path) {
-        let map: HashMap<String, Tensor> = tensors()
-            .into_iter()
-            .map(|(name, shape, data)| {
-                let t = Tensor::from_vec(data, shape, &Device::Cpu).unwrap();
-                (name, t)
-            })
-            .collect();
-        candle_core::safetensors::save(&map, dir.join("model.safetensors")).unwrap();
+        // safetensors: the header's length, the header (JSON), then the data.
+        let (mut header, mut data) = (serde_json::Map::new(), Vec::<u8>::new());
+        for (name, shape, values) in tensors() {
+            let start = data.len();
+            data.extend(values.iter().flat_map(|v| v.to_le_bytes()));
+            let entry = serde_json::json!({
+                "dtype": "F32", "shape": shape, "data_offsets": [start, data.len()]
+            });
+            header.insert(name, entry);
+        }
+        let header = serde_json::to_vec(&header).unwrap();
+        let mut file = (header.len() as u64).to_le_bytes().to_vec();
+        file.extend(header);
+        file.extend(data);
+        std::fs::write(dir.join("model.safetensors"), file).unwrap();
         let config = format!(
             r#"{{"vocab_size": {}, "hidden_size": {HIDDEN}, "num_hidden_layers": {LAYERS},
             "num_attention_heads": {HEADS}, "intermediate_size": {INTER}, "hidden_act": "gelu",

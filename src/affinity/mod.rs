@@ -51,6 +51,7 @@ use unicode_normalization::UnicodeNormalization;
 pub mod bert;
 pub mod cache;
 pub mod goldstandard;
+pub mod kernels;
 pub mod neural;
 pub mod text;
 

@@ -1,7 +1,7 @@
 //! Expertise from a sentence-embedding model, in pure Rust: a BERT-family model from a
 //! sentence-transformers folder (`config.json`, `model.safetensors`, `tokenizer.json`,
 //! `1_Pooling/config.json`, and a `Normalize` module in `modules.json` when the model
-//! normalises), run with candle on the CPU.
+//! normalises), run on the CPU by [`super::bert`] and its hand-written [`super::kernels`].
 //!
 //! A submission's title and abstract and each of a reviewer's past papers are embedded (unit
 //! length); a pair's affinity is the mean cosine of the reviewer's `top_k` past papers most
@@ -21,14 +21,12 @@ use std::collections::HashMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use candle_core::{DType, Device, Tensor};
-use candle_nn::VarBuilder;
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis, s};
 use rayon::prelude::*;
 use tokenizers::Tokenizer;
 
 use super::SparseRows;
-use super::bert::{Bert, Config};
+use super::bert::{Bert, Config, Scratch};
 pub use super::cache::EmbeddingCache;
 use super::cache::Fnv;
 use crate::error::{Error, Result};
@@ -105,14 +103,8 @@ impl TextModel {
             }))
             .map_err(|e| model_error(dir, e))?;
         tokenizer.with_padding(None);
-        let weights = dir.join("model.safetensors");
-        let device = Device::Cpu;
-        // SAFETY: the weights file is mapped read-only for the model's life; changing it while
-        // papermatch runs is not supported.
-        let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[&weights], DType::F32, &device) }
+        let model = Bert::load(&dir.join("model.safetensors"), &config)
             .map_err(|e| model_error(dir, format!("model.safetensors: {e}")))?;
-        let model = Bert::load(vb, &config)
-            .map_err(|e| model_error(dir, format!("not a BERT-family model: {e}")))?;
         let key = model_key(dir, pooling, normalize, max_tokens)?;
         Ok(TextModel {
             model,
@@ -156,32 +148,31 @@ impl TextModel {
         let mut order: Vec<usize> = (0..encodings.len()).collect();
         order.sort_by_key(|&k| (encodings[k].1.len(), k));
         let bar = crate::progress::bar(progress, order.len() as u64, "embedding texts");
-        // Batches of 8: larger ones only add attention memory (measured: 8 is as fast as 16 or
-        // 32 and takes a quarter of the memory).
-        const BATCH: usize = 8;
-        keep_large_allocations();
         // Only texts of equal token count share a batch: no padding, so a text's vector does not
-        // depend on the other texts of its batch (the kernels' sums over the hidden size do not
-        // depend on the batch's rows: `tests/neural.rs` checks it bit for bit, alone and mixed,
-        // on 1 and 2 threads).
-        let batches = order
+        // depend on the other texts of its batch (`tests/neural.rs` checks it bit for bit, alone
+        // and mixed, on 1 and 2 threads).
+        // Batches of 8: larger ones only add memory (the attention is per text anyway).
+        let batches: Vec<&[usize]> = order
             .chunk_by(|&a, &b| encodings[a].1.len() == encodings[b].1.len())
-            .flat_map(|same| same.chunks(BATCH));
-        for chunk in batches {
-            let rows: Vec<&Vec<u32>> = chunk.iter().map(|&k| &encodings[k].1).collect();
-            let vectors = self.forward(&rows, self.normalize)?;
-            for (&k, v) in chunk.iter().zip(vectors) {
+            .flat_map(|same| same.chunks(8))
+            .collect();
+        let rows: Vec<Vec<&[u32]>> = batches
+            .iter()
+            .map(|b| b.iter().map(|&k| encodings[k].1.as_slice()).collect())
+            .collect();
+        self.forward_batches(&rows, self.normalize, |b, vectors| {
+            for (&k, v) in batches[b].iter().zip(vectors) {
                 let i = encodings[k].0;
                 if let Some(c) = cache.as_deref_mut() {
                     c.put(&self.key, &texts[i], v.clone());
                 }
                 out[i] = Some(v);
             }
-            if let Some(c) = cache.as_deref_mut() {
-                c.save_if_due()?;
-            }
-            bar.inc(chunk.len() as u64);
-        }
+            bar.inc(batches[b].len() as u64);
+            cache
+                .as_deref_mut()
+                .map_or(Ok(()), EmbeddingCache::save_if_due)
+        })?;
         bar.finish_and_clear();
         for (i, t) in texts.iter().enumerate() {
             let j = first[t.as_str()];
@@ -251,35 +242,66 @@ impl TextModel {
         )
     }
 
+    /// Runs `batches` (each of texts of one token count) through the model on all cores, a round
+    /// of batches at a time, one batch a core, and hands each batch's vectors to `take(batch,
+    /// vectors)` in order.
+    fn forward_batches(
+        &self,
+        batches: &[Vec<&[u32]>],
+        normalize: bool,
+        mut take: impl FnMut(usize, Vec<Vec<f32>>) -> Result<()>,
+    ) -> Result<()> {
+        let threads = rayon::current_num_threads();
+        // One set of activations a thread, reused from batch to batch.
+        let scratch: Vec<std::sync::Mutex<Scratch>> =
+            (0..threads).map(|_| Default::default()).collect();
+        let round = 4 * threads;
+        for (r, group) in batches.chunks(round).enumerate() {
+            let vectors: Vec<Vec<Vec<f32>>> = group
+                .par_iter()
+                .map(|rows| {
+                    let slot = rayon::current_thread_index().unwrap_or(0) % threads;
+                    let mut s = scratch[slot].lock().unwrap_or_else(|e| e.into_inner());
+                    self.forward(rows, normalize, &mut s)
+                })
+                .collect::<Result<_>>()?;
+            for (i, v) in vectors.into_iter().enumerate() {
+                take(r * round + i, v)?;
+            }
+        }
+        Ok(())
+    }
+
     /// One batch of token ids, all of the same length (no padding), through the model, pooled,
     /// and scaled to unit length when `normalize`.
-    fn forward(&self, rows: &[&Vec<u32>], normalize: bool) -> Result<Vec<Vec<f32>>> {
-        let err = |e: candle_core::Error| Error::Solver(format!("text model: {e}"));
+    fn forward(
+        &self,
+        rows: &[&[u32]],
+        normalize: bool,
+        scratch: &mut Scratch,
+    ) -> Result<Vec<Vec<f32>>> {
         let len = rows.first().map_or(0, |r| r.len());
         if len == 0 || rows.iter().any(|r| r.len() != len) {
             return Err(Error::Solver(
                 "text model: a batch's texts must have the same, non-zero token count".into(),
             ));
         }
-        let ids: Vec<u32> = rows.iter().flat_map(|r| r.iter().copied()).collect();
-        let ids = Tensor::from_vec(ids, (rows.len(), len), &Device::Cpu).map_err(err)?;
-        let hidden = self.model.forward(&ids).map_err(err)?;
-        let hidden: Vec<Vec<Vec<f32>>> = hidden.to_vec3().map_err(err)?;
+        let ids: Vec<u32> = rows.concat();
+        let hidden = self
+            .model
+            .forward(&ids, len, scratch)
+            .map_err(|e| Error::Solver(format!("text model: {e}")))?;
         Ok(hidden
-            .into_iter()
-            .enumerate()
-            .map(|(b, tokens)| {
-                let n = rows[b].len().max(1);
+            .chunks_exact(len * self.dim)
+            .map(|tokens| {
                 let mut v = match self.pooling {
-                    Pooling::Cls => tokens[0].clone(),
+                    Pooling::Cls => tokens[..self.dim].to_vec(),
                     Pooling::Mean => {
                         let mut acc = vec![0f32; self.dim];
-                        for t in tokens.iter().take(n) {
-                            for (a, x) in acc.iter_mut().zip(t) {
-                                *a += x;
-                            }
+                        for t in tokens.chunks_exact(self.dim) {
+                            super::kernels::add(&mut acc, t);
                         }
-                        acc.iter_mut().for_each(|a| *a /= n as f32);
+                        acc.iter_mut().for_each(|a| *a /= len as f32);
                         acc
                     }
                 };
@@ -290,23 +312,10 @@ impl TextModel {
             })
             .collect())
     }
-}
 
-/// The model's temporary tensors are tens of megabytes; glibc's malloc hands such blocks back
-/// to the kernel with `munmap` after each use and faults them in again for the next batch, which
-/// took a third of the run (system time). Raising its thresholds keeps them in the heap: 300 texts
-/// in 13.8 s instead of 20.7 s on 2 cores. Process-wide, once; other allocators are unaffected.
-fn keep_large_allocations() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    {
-        static ONCE: std::sync::Once = std::sync::Once::new();
-        ONCE.call_once(|| {
-            // SAFETY: mallopt only changes allocator thresholds; it is safe at any time.
-            unsafe {
-                libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 30);
-                libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30);
-            }
-        });
+    /// The time spent so far in each step of the model's forward pass, summed over threads.
+    pub fn op_times(&self) -> Vec<(&'static str, std::time::Duration)> {
+        self.model.op_times()
     }
 }
 
@@ -333,14 +342,16 @@ fn model_key(dir: &Path, pooling: Pooling, normalize: bool, max_tokens: usize) -
     let mut head = vec![0u8; 1 << 20];
     let n = f.read(&mut head).map_err(|e| model_error(dir, e))?;
     h.write(&head[..n]);
-    h.write(format!("{pooling:?}{normalize}{max_tokens}").as_bytes());
+    // The kernels' version: vectors computed by another implementation differ in their last
+    // bits, and a cache must not mix the two.
+    h.write(format!("{pooling:?}{normalize}{max_tokens}kernels-1").as_bytes());
     Ok(format!("{:016x}", h.0))
 }
 
 /// How texts become vectors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Encoder {
-    /// Every text through the whole model (about 10 texts per second on 2 cores at 256 tokens).
+    /// Every text through the whole model (about 14 texts per second on 2 cores at 256 tokens).
     #[default]
     Full,
     /// The distilled static model ([`StaticModel`]): each token's vector computed once by the
@@ -465,22 +476,24 @@ impl StaticModel {
         let around = model.token_ids(&[""], true)?.remove(0);
         let (head, tail) = around.split_at(around.len().min(1));
         let bar = crate::progress::bar(progress, todo.len() as u64, "distilling token vectors");
-        keep_large_allocations();
         // All rows have the same length: no padding, so large batches cost nothing extra.
-        for chunk in todo.chunks(64) {
-            let rows: Vec<Vec<u32>> = chunk.iter().map(|&t| [head, &[t], tail].concat()).collect();
-            let refs: Vec<&Vec<u32>> = rows.iter().collect();
-            for (&t, v) in chunk.iter().zip(model.forward(&refs, false)?) {
+        let rows: Vec<Vec<u32>> = todo.iter().map(|&t| [head, &[t], tail].concat()).collect();
+        let batches: Vec<Vec<&[u32]>> = rows
+            .chunks(64)
+            .map(|c| c.iter().map(Vec::as_slice).collect())
+            .collect();
+        model.forward_batches(&batches, false, |b, vectors| {
+            for (&t, v) in todo[b * 64..].iter().zip(vectors) {
                 table.row_mut(t as usize).assign(&ArrayView1::from(&v));
                 if let Some(c) = cache.as_deref_mut() {
                     c.put(&key, &t.to_string(), v);
                 }
             }
-            if let Some(c) = cache.as_deref_mut() {
-                c.save_if_due()?;
-            }
-            bar.inc(chunk.len() as u64);
-        }
+            bar.inc(batches[b].len() as u64);
+            cache
+                .as_deref_mut()
+                .map_or(Ok(()), EmbeddingCache::save_if_due)
+        })?;
         bar.finish_and_clear();
         Ok(StaticModel {
             table,
@@ -585,22 +598,16 @@ fn paper_text(title: &str, abstract_text: &str) -> String {
     }
 }
 
-/// The neural affinity of a venue: papers × reviewers, each pair the mean cosine of the
-/// reviewer's `top_k` most similar past papers (negative cosines count as 0).
-pub fn neural_affinity(venue: &Venue, opts: &NeuralOptions) -> Result<SparseRows> {
-    let model = TextModel::load(&opts.model, opts.max_tokens)?;
-    let mut cache = opts.cache.as_deref().map(EmbeddingCache::new);
-    if let Some(c) = cache.as_mut() {
-        c.load(&model.key)?;
-    }
+/// The texts a venue's neural affinity embeds: each submission's title and abstract ("title.
+/// abstract"), then each reviewer's past papers; reviewer `r`'s are texts `first[r]..first[r +
+/// 1]` after the submissions. Returns the texts and `first`.
+pub fn venue_texts(venue: &Venue) -> (Vec<String>, Vec<usize>) {
     let nr = venue.reviewers.len();
     let mut texts: Vec<String> = venue
         .papers
         .iter()
         .map(|p| paper_text(&p.title, &p.abstract_text))
         .collect();
-    let n_papers = texts.len();
-    // Reviewer `r`'s past papers are rows `first[r]..first[r + 1]` after the submissions.
     let mut first = vec![0usize; nr + 1];
     for (r, list) in venue.reviewer_papers.iter().enumerate().take(nr) {
         texts.extend(list.iter().map(|p| paper_text(&p.title, &p.abstract_text)));
@@ -609,6 +616,19 @@ pub fn neural_affinity(venue: &Venue, opts: &NeuralOptions) -> Result<SparseRows
     for r in 0..nr {
         first[r + 1] += first[r];
     }
+    (texts, first)
+}
+
+/// The neural affinity of a venue: papers × reviewers, each pair the mean cosine of the
+/// reviewer's `top_k` most similar past papers (negative cosines count as 0).
+pub fn neural_affinity(venue: &Venue, opts: &NeuralOptions) -> Result<SparseRows> {
+    let model = TextModel::load(&opts.model, opts.max_tokens)?;
+    let mut cache = opts.cache.as_deref().map(EmbeddingCache::new);
+    if let Some(c) = cache.as_mut() {
+        c.load(&model.key)?;
+    }
+    let (texts, first) = venue_texts(venue);
+    let n_papers = venue.papers.len();
     let vectors = match opts.encoder {
         Encoder::Full => {
             let rows = model.embed(&texts, cache.as_mut(), opts.progress)?;
