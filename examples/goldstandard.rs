@@ -128,7 +128,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .skip_while(|a| a != "--text-model")
         .nth(1)
         .map(PathBuf::from);
-    let mut matrices: Vec<(String, Vec<SparseRows>)> = Vec::new();
+    let mut matrices: Vec<(String, Vec<AffinityMatrix>)> = Vec::new();
     if let Some(model) = &model {
         let text: Vec<SparseRows> = venues.iter().map(|v| text_affinity(v, &base)).collect();
         for (name, encoder) in [("MiniLM", Encoder::Full), ("static", Encoder::Static)] {
@@ -137,7 +137,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             opts.progress = true;
             opts.encoder = encoder;
             let start = std::time::Instant::now();
-            let neural: Vec<SparseRows> = venues
+            let neural: Vec<AffinityMatrix> = venues
                 .iter()
                 .map(|v| neural_affinity(v, &opts))
                 .collect::<Result<_, _>>()?;
@@ -150,14 +150,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 let blended = neural
                     .iter()
                     .zip(&text)
-                    .map(
-                        |(n, t)| match blend(&AffinityMatrix::Sparse(n.clone()), t, w) {
-                            AffinityMatrix::Sparse(m) => m,
-                            AffinityMatrix::Dense(_) => {
-                                unreachable!("a sparse blend stays sparse")
-                            }
-                        },
-                    )
+                    .map(|(n, t)| blend(n, t, w))
                     .collect();
                 matrices.push((format!("{name} {w} + default text {:.1}", 1.0 - w), blended));
             }

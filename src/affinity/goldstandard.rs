@@ -11,7 +11,7 @@ use std::path::Path;
 
 use super::text::{TextOptions, ranking_loss, text_affinity};
 use crate::error::{Error, InputError, Result};
-use crate::model::Venue;
+use crate::model::{AffinityMatrix, Venue};
 
 /// One participant's ratings: reviewer id (`~<ParticipantID>`) and `(paper id, expertise)`.
 pub type Ratings = Vec<(String, Vec<(String, f64)>)>;
@@ -52,11 +52,15 @@ pub fn read_ratings(path: &Path) -> Result<Ratings> {
 /// The loss of the text model `opts` on one version of the venue (participants or papers
 /// missing from the venue are skipped).
 pub fn loss(venue: &Venue, ratings: &Ratings, opts: &TextOptions) -> f64 {
-    loss_of(venue, ratings, &text_affinity(venue, opts))
+    loss_of(
+        venue,
+        ratings,
+        &AffinityMatrix::Sparse(text_affinity(venue, opts)),
+    )
 }
 
 /// The loss of any affinity matrix `m` of `venue` (papers × reviewers) against the ratings.
-pub fn loss_of(venue: &Venue, ratings: &Ratings, m: &super::SparseRows) -> f64 {
+pub fn loss_of(venue: &Venue, ratings: &Ratings, m: &AffinityMatrix) -> f64 {
     let papers: std::collections::HashMap<&str, usize> = venue
         .papers
         .iter()

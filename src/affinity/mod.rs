@@ -44,6 +44,7 @@
 //! touches the reviewers that share a keyword with it, in parallel over papers with rayon. Work is
 //! `O(Σ_p Σ_{k∈K(p)} df_R(k))`, and memory is the number of non-zero pairs.
 
+use ndarray::{Array2, Axis};
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 use unicode_normalization::UnicodeNormalization;
@@ -139,6 +140,9 @@ pub(crate) fn merge_sorted<T: Copy + std::ops::AddAssign>(mut v: Vec<(u32, T)>) 
             _ => out.push((i, x)),
         }
     }
+    // Merging often halves the list: the room for the rest would stay with it (1.3 GB of
+    // 416,000 documents' term vectors at 16,000 × 20,000).
+    out.shrink_to_fit();
     out
 }
 
@@ -387,14 +391,14 @@ pub fn combine(
 fn blend_sources(
     venue: &Venue,
     scores: Option<AffinityMatrix>,
-    profile: Option<SparseRows>,
+    profile: Option<AffinityMatrix>,
     opts: &AffinityOptions,
 ) -> Result<AffinityMatrix> {
     match (scores, profile) {
         (Some(s), None) => Ok(s),
-        (None, p) => Ok(AffinityMatrix::Sparse(p.unwrap_or_else(|| {
-            SparseRows::zeros(venue.papers.len(), venue.reviewers.len())
-        }))),
+        (None, p) => Ok(p.unwrap_or_else(|| {
+            AffinityMatrix::Sparse(SparseRows::zeros(venue.papers.len(), venue.reviewers.len()))
+        })),
         (Some(s), Some(k)) => {
             let (ws, wk) = (opts.score_weight, opts.keyword_weight);
             if !(ws.is_finite() && wk.is_finite() && ws >= 0.0 && wk >= 0.0 && ws + wk > 0.0) {
@@ -406,16 +410,16 @@ fn blend_sources(
                 return Ok(s);
             }
             if ws == 0.0 {
-                return Ok(AffinityMatrix::Sparse(k));
+                return Ok(k);
             }
-            Ok(blend(&s, &k, ws / (ws + wk)))
+            Ok(blend_matrices(s, k, ws / (ws + wk)))
         }
     }
 }
 
 /// The affinity from the venue's profiles (keywords, reviewers' papers), `None` when the venue
 /// has neither.
-fn profile_affinity(venue: &Venue, opts: &AffinityOptions) -> Result<Option<SparseRows>> {
+fn profile_affinity(venue: &Venue, opts: &AffinityOptions) -> Result<Option<AffinityMatrix>> {
     let has_keywords = venue.has_profiles
         && (venue.papers.iter().any(|p| !p.keywords.is_empty())
             || venue.reviewers.iter().any(|r| !r.keywords.is_empty()));
@@ -440,10 +444,11 @@ fn profile_affinity(venue: &Venue, opts: &AffinityOptions) -> Result<Option<Spar
                 .into(),
         ));
     }
-    let text_part = || -> Result<SparseRows> {
-        let lexical = || text::text_affinity(venue, &opts.text);
+    let text_part = || -> Result<AffinityMatrix> {
         match &opts.neural {
-            None => Ok(lexical()),
+            None => Ok(AffinityMatrix::Sparse(text::text_affinity(
+                venue, &opts.text,
+            ))),
             Some(n) => {
                 let w = opts
                     .neural_weight
@@ -457,15 +462,27 @@ fn profile_affinity(venue: &Venue, opts: &AffinityOptions) -> Result<Option<Spar
                 if w >= 1.0 {
                     return Ok(m);
                 }
-                Ok(match blend(&AffinityMatrix::Sparse(m), &lexical(), w) {
-                    AffinityMatrix::Sparse(m) => m,
-                    AffinityMatrix::Dense(_) => unreachable!("a sparse blend stays sparse"),
+                Ok(match m {
+                    // Dense (most pairs scored): the lexical rows are blended in as they are
+                    // computed, never held as a matrix of their own.
+                    AffinityMatrix::Dense(mut grid) => {
+                        text::text_rows(
+                            venue,
+                            &opts.text,
+                            grid.axis_iter_mut(Axis(0)).into_par_iter(),
+                            |mut row, pairs| blend_row(&mut row, pairs.into_iter(), w, 1.0 - w),
+                        );
+                        AffinityMatrix::Dense(grid)
+                    }
+                    m => blend(&m, &text::text_affinity(venue, &opts.text), w),
                 })
             }
         }
     };
     Ok(Some(match which {
-        ProfileAffinity::Keywords | ProfileAffinity::Auto => keyword_affinity(venue, opts.measure),
+        ProfileAffinity::Keywords | ProfileAffinity::Auto => {
+            AffinityMatrix::Sparse(keyword_affinity(venue, opts.measure))
+        }
         ProfileAffinity::Neural => match &opts.neural {
             Some(n) => neural::neural_affinity(venue, n)?,
             None => {
@@ -484,12 +501,20 @@ fn profile_affinity(venue: &Venue, opts: &AffinityOptions) -> Result<Option<Spar
                 )));
             }
             let k = AffinityMatrix::Sparse(keyword_affinity(venue, opts.measure));
-            match blend(&k, &text_part()?, 1.0 - w) {
-                AffinityMatrix::Sparse(m) => m,
-                AffinityMatrix::Dense(_) => unreachable!("a sparse blend stays sparse"),
-            }
+            blend_matrices(k, text_part()?, 1.0 - w)
         }
     }))
+}
+
+/// Hands memory freed by a stage's many small allocations (token lists, term vectors) back to
+/// the system: glibc keeps it in its heaps otherwise, and the next stage's peak would count it.
+/// Elsewhere it does nothing.
+pub(crate) fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free heap memory to the system; it is safe at any time.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 /// `share · scores + (1 − share) · keywords`, rounded to fixed point.
@@ -499,23 +524,7 @@ pub fn blend(scores: &AffinityMatrix, keywords: &SparseRows, share: f64) -> Affi
     match scores {
         AffinityMatrix::Dense(a) => {
             let mut out = a.clone();
-            out.axis_iter_mut(ndarray::Axis(0))
-                .into_par_iter()
-                .enumerate()
-                .for_each(|(p, mut row)| {
-                    let (cols, vals) = keywords.row(p);
-                    let mut next = cols.iter().zip(vals).peekable();
-                    for (r, x) in row.iter_mut().enumerate() {
-                        let k = match next.peek() {
-                            Some(&(&c, &v)) if c as usize == r => {
-                                next.next();
-                                v
-                            }
-                            _ => 0,
-                        };
-                        *x = mix(*x, k);
-                    }
-                });
+            blend_into(&mut out, keywords, share, 1.0 - share);
             AffinityMatrix::Dense(out)
         }
         AffinityMatrix::Sparse(s) => {
@@ -556,6 +565,66 @@ pub fn blend(scores: &AffinityMatrix, keywords: &SparseRows, share: f64) -> Affi
                 })
                 .collect();
             AffinityMatrix::Sparse(SparseRows::from_rows(s.n_cols, rows))
+        }
+    }
+}
+
+/// `grid ← round(w_grid · grid + w_rows · rows)` in place, `rows` sparse (absent pairs 0).
+fn blend_into(grid: &mut Array2<i32>, rows: &SparseRows, w_grid: f64, w_rows: f64) {
+    grid.axis_iter_mut(Axis(0))
+        .into_par_iter()
+        .enumerate()
+        .for_each(|(p, mut row)| {
+            let (cols, vals) = rows.row(p);
+            blend_row(
+                &mut row,
+                cols.iter().copied().zip(vals.iter().copied()),
+                w_grid,
+                w_rows,
+            );
+        });
+}
+
+/// One row of [`blend_into`]: `pairs` by increasing column.
+fn blend_row(
+    row: &mut ndarray::ArrayViewMut1<'_, i32>,
+    pairs: impl Iterator<Item = (u32, i32)>,
+    w_grid: f64,
+    w_pairs: f64,
+) {
+    let mut next = pairs.peekable();
+    for (r, x) in row.iter_mut().enumerate() {
+        let k = match next.peek() {
+            Some(&(c, v)) if c as usize == r => {
+                next.next();
+                v
+            }
+            _ => 0,
+        };
+        *x = (w_grid * *x as f64 + w_pairs * k as f64).round() as i32;
+    }
+}
+
+/// `share · a + (1 − share) · b`, in place in whichever of the two is dense (both sparse: a new
+/// sparse matrix), with the same rounding as [`blend`].
+fn blend_matrices(a: AffinityMatrix, b: AffinityMatrix, share: f64) -> AffinityMatrix {
+    match (a, b) {
+        (a, AffinityMatrix::Sparse(b)) => match a {
+            AffinityMatrix::Dense(mut g) => {
+                blend_into(&mut g, &b, share, 1.0 - share);
+                AffinityMatrix::Dense(g)
+            }
+            a => blend(&a, &b, share),
+        },
+        (AffinityMatrix::Sparse(a), AffinityMatrix::Dense(mut g)) => {
+            blend_into(&mut g, &a, 1.0 - share, share);
+            AffinityMatrix::Dense(g)
+        }
+        (AffinityMatrix::Dense(a), AffinityMatrix::Dense(mut g)) => {
+            ndarray::Zip::from(&mut g).and(&a).par_for_each(|k, &s| {
+                *k = (share * s as f64 + (1.0 - share) * *k as f64).round() as i32;
+            });
+            AffinityMatrix::Dense(g)
         }
     }
 }

@@ -25,12 +25,11 @@ use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis, s};
 use rayon::prelude::*;
 use tokenizers::Tokenizer;
 
-use super::SparseRows;
 use super::bert::{Bert, Config, Scratch};
 pub use super::cache::EmbeddingCache;
 use super::cache::Fnv;
 use crate::error::{Error, Result};
-use crate::model::{SCORE_SCALE, Venue};
+use crate::model::{AffinityMatrix, SCORE_SCALE, SparseRows, Venue};
 
 /// How a text's token vectors become one vector.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -602,35 +601,45 @@ fn paper_text(title: &str, abstract_text: &str) -> String {
 /// abstract"), then each reviewer's past papers; reviewer `r`'s are texts `first[r]..first[r +
 /// 1]` after the submissions. Returns the texts and `first`.
 pub fn venue_texts(venue: &Venue) -> (Vec<String>, Vec<usize>) {
+    (text_iter(venue).collect(), past_offsets(venue))
+}
+
+/// The texts of [`venue_texts`], one at a time.
+fn text_iter(venue: &Venue) -> impl Iterator<Item = String> + '_ {
+    let papers = venue.papers.iter().map(|p| (&p.title, &p.abstract_text));
     let nr = venue.reviewers.len();
-    let mut texts: Vec<String> = venue
-        .papers
-        .iter()
-        .map(|p| paper_text(&p.title, &p.abstract_text))
-        .collect();
+    let past = venue.reviewer_papers.iter().take(nr).flatten();
+    papers
+        .chain(past.map(|p| (&p.title, &p.abstract_text)))
+        .map(|(t, a)| paper_text(t, a))
+}
+
+/// `first` of [`venue_texts`].
+fn past_offsets(venue: &Venue) -> Vec<usize> {
+    let nr = venue.reviewers.len();
     let mut first = vec![0usize; nr + 1];
     for (r, list) in venue.reviewer_papers.iter().enumerate().take(nr) {
-        texts.extend(list.iter().map(|p| paper_text(&p.title, &p.abstract_text)));
-        first[r + 1] = list.len();
+        first[r + 1] = first[r] + list.len();
     }
-    for r in 0..nr {
-        first[r + 1] += first[r];
-    }
-    (texts, first)
+    first
 }
 
 /// The neural affinity of a venue: papers × reviewers, each pair the mean cosine of the
 /// reviewer's `top_k` most similar past papers (negative cosines count as 0).
-pub fn neural_affinity(venue: &Venue, opts: &NeuralOptions) -> Result<SparseRows> {
+///
+/// Dense (4 bytes a pair) when at least half the pairs score above 0, as is usual, sparse
+/// otherwise: the matrix is filled in place either way, never held twice.
+pub fn neural_affinity(venue: &Venue, opts: &NeuralOptions) -> Result<AffinityMatrix> {
     let model = TextModel::load(&opts.model, opts.max_tokens)?;
     let mut cache = opts.cache.as_deref().map(EmbeddingCache::new);
     if let Some(c) = cache.as_mut() {
         c.load(&model.key)?;
     }
-    let (texts, first) = venue_texts(venue);
+    let first = past_offsets(venue);
     let n_papers = venue.papers.len();
     let vectors = match opts.encoder {
         Encoder::Full => {
+            let texts: Vec<String> = text_iter(venue).collect();
             let rows = model.embed(&texts, cache.as_mut(), opts.progress)?;
             let mut m = Array2::<f32>::zeros((rows.len(), model.dim));
             for (mut row, v) in m.axis_iter_mut(Axis(0)).zip(rows) {
@@ -641,10 +650,20 @@ pub fn neural_affinity(venue: &Venue, opts: &NeuralOptions) -> Result<SparseRows
             m
         }
         Encoder::Static => {
-            let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-            let docs = model.token_ids(&refs, false)?;
-            drop(texts);
-            StaticModel::distill(&model, &docs, cache.as_mut(), opts.progress)?.embed(&docs)
+            // Texts built and tokenized 4,096 at a time: at 416,000 texts, holding them all
+            // besides the venue's own would take 750 MB more.
+            let mut docs = Vec::new();
+            let mut texts = text_iter(venue).peekable();
+            while texts.peek().is_some() {
+                let chunk: Vec<String> = texts.by_ref().take(4096).collect();
+                let refs: Vec<&str> = chunk.iter().map(String::as_str).collect();
+                docs.extend(model.token_ids(&refs, false)?);
+            }
+            let m =
+                StaticModel::distill(&model, &docs, cache.as_mut(), opts.progress)?.embed(&docs);
+            drop(docs);
+            super::release_freed_memory();
+            m
         }
     };
     if let Some(c) = cache.as_mut() {
@@ -657,27 +676,32 @@ pub fn neural_affinity(venue: &Venue, opts: &NeuralOptions) -> Result<SparseRows
 /// Papers × reviewers: the mean of the `k` largest cosines between a paper's vector and the
 /// reviewer's papers' vectors (reviewer `r`'s are rows `first[r]..first[r + 1]` of `past`; every
 /// vector of unit length or zero), negative means counting as 0. Matrix products over blocks of
-/// papers and of reviewers that fit the cache, the blocks of papers on both cores.
+/// papers and of reviewers that fit the cache, the blocks of papers on both cores, written
+/// straight into a dense grid (left dense when at least half its cells are set).
 fn top_k_affinity(
     papers: ArrayView2<'_, f32>,
     past: ArrayView2<'_, f32>,
     first: &[usize],
     k: usize,
-) -> SparseRows {
+) -> AffinityMatrix {
     // 256 papers a block: the reviewers' block is packed once for them all.
     const PAPERS: usize = 256;
     let nr = first.len() - 1;
     let blocks = super::text::reviewer_blocks(first, 2048);
-    let chunks: Vec<Vec<Vec<(u32, i32)>>> = (0..papers.nrows().div_ceil(PAPERS))
+    // Zeroed pages: untouched cells cost nothing until written.
+    let mut grid = Array2::<i32>::zeros((papers.nrows(), nr));
+    let set: usize = grid
+        .axis_chunks_iter_mut(Axis(0), PAPERS)
         .into_par_iter()
-        .map(|c| {
-            let p = papers.slice(s![c * PAPERS..((c + 1) * PAPERS).min(papers.nrows()), ..]);
-            let mut rows = vec![Vec::new(); p.nrows()];
+        .enumerate()
+        .map(|(c, mut out)| {
+            let p = papers.slice(s![c * PAPERS..c * PAPERS + out.nrows(), ..]);
             let mut top: Vec<f32> = Vec::with_capacity(k + 1);
+            let mut set = 0;
             for &(ra, rb) in &blocks {
                 let lo = first[ra];
                 let sims = p.dot(&past.slice(s![lo..first[rb], ..]).t());
-                for (row, sims) in rows.iter_mut().zip(sims.rows()) {
+                for (mut row, sims) in out.rows_mut().into_iter().zip(sims.rows()) {
                     let sims = sims.as_slice().expect("a standard-layout product");
                     for r in ra..rb {
                         let (a, b) = (first[r] - lo, first[r + 1] - lo);
@@ -688,17 +712,31 @@ fn top_k_affinity(
                         let units =
                             (mean.clamp(0.0, 1.0) as f64 * SCORE_SCALE as f64).round() as i32;
                         if units > 0 {
-                            row.push((r as u32, units));
+                            row[r] = units;
+                            set += 1;
                         }
                     }
                 }
             }
-            // Rows grown by doubling hold up to twice their length: 2.6 GB more at 16,000 × 20,000.
-            rows.iter_mut().for_each(Vec::shrink_to_fit);
-            rows
+            set
         })
-        .collect();
-    SparseRows::from_rows(nr, chunks.into_iter().flatten().collect())
+        .sum();
+    if 2 * set >= grid.len() {
+        AffinityMatrix::Dense(grid)
+    } else {
+        let rows = grid
+            .axis_iter(Axis(0))
+            .into_par_iter()
+            .map(|row| {
+                let row = row.as_slice().expect("a standard-layout row");
+                (0..nr as u32)
+                    .filter(|&r| row[r as usize] > 0)
+                    .map(|r| (r, row[r as usize]))
+                    .collect()
+            })
+            .collect();
+        AffinityMatrix::Sparse(SparseRows::from_rows(nr, rows))
+    }
 }
 
 /// The mean of the `k` largest of `xs` (all of them when fewer), with `top` as scratch.

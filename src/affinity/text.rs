@@ -476,6 +476,20 @@ fn weigh(counts: Vec<Counts>, n_terms: usize, opts: &TextOptions) -> Vec<Counts>
 /// Text affinity of every paper with every reviewer who has past papers, as a sparse matrix of
 /// non-zero pairs. Reviewers without papers score 0.
 pub fn text_affinity(venue: &Venue, opts: &TextOptions) -> SparseRows {
+    let mut rows = vec![Vec::new(); venue.papers.len()];
+    text_rows(venue, opts, rows.par_iter_mut(), |slot, row| *slot = row);
+    SparseRows::from_rows(venue.reviewers.len(), rows)
+}
+
+/// The rows of [`text_affinity`], computed on all cores: paper `p`'s `(reviewer, units)` pairs
+/// (by increasing reviewer) are handed to `emit` with item `p` of `outs` (one item a paper), so
+/// that a caller may store or blend them without the whole matrix being built.
+pub fn text_rows<O: Send>(
+    venue: &Venue,
+    opts: &TextOptions,
+    outs: impl IndexedParallelIterator<Item = O>,
+    emit: impl Fn(O, Vec<(u32, i32)>) + Sync + Send,
+) {
     let np = venue.papers.len();
     let nr = venue.reviewers.len();
     let mut docs: Vec<Doc<'_>> = venue
@@ -525,6 +539,7 @@ pub fn text_affinity(venue: &Venue, opts: &TextOptions) -> SparseRows {
     }
     drop(fill);
     drop(targets);
+    super::release_freed_memory();
     // The targets of one reviewer are contiguous: `first[r]..first[r + 1]`.
     let n_owners = nr;
     let mut first = vec![0usize; n_owners + 1];
@@ -544,53 +559,51 @@ pub fn text_affinity(venue: &Venue, opts: &TextOptions) -> SparseRows {
         .map(|&(a, b)| first[b] - first[a])
         .max()
         .unwrap_or(0);
-    let rows: Vec<Vec<(u32, i32)>> = vectors
-        .par_iter()
-        .map_init(
-            || {
-                (
-                    vec![0f32; block_len],
-                    Vec::<usize>::new(),
-                    Vec::<f32>::new(),
-                )
-            },
-            |(acc, cursor, scratch), q| {
-                cursor.clear();
-                cursor.extend(q.iter().map(|&(t, _)| start[t as usize] as usize));
-                let mut row = Vec::new();
-                for &(ra, rb) in &blocks {
-                    let (lo, hi) = (first[ra], first[rb]);
-                    for (k, &(t, wq)) in q.iter().enumerate() {
-                        let end = start[t as usize + 1] as usize;
-                        let mut c = cursor[k];
-                        while c < end && (entries[c].0 as usize) < hi {
-                            let (d, wd) = entries[c];
-                            acc[d as usize - lo] += wq * wd;
-                            c += 1;
-                        }
-                        cursor[k] = c;
+    vectors.par_iter().zip(outs).for_each_init(
+        || {
+            (
+                vec![0f32; block_len],
+                Vec::<usize>::new(),
+                Vec::<f32>::new(),
+            )
+        },
+        |(acc, cursor, scratch), (q, out)| {
+            cursor.clear();
+            cursor.extend(q.iter().map(|&(t, _)| start[t as usize] as usize));
+            let mut row = Vec::new();
+            for &(ra, rb) in &blocks {
+                let (lo, hi) = (first[ra], first[rb]);
+                for (k, &(t, wq)) in q.iter().enumerate() {
+                    let end = start[t as usize + 1] as usize;
+                    let mut c = cursor[k];
+                    while c < end && (entries[c].0 as usize) < hi {
+                        let (d, wd) = entries[c];
+                        acc[d as usize - lo] += wq * wd;
+                        c += 1;
                     }
-                    for r in ra..rb {
-                        let docs = first[r] - lo..first[r + 1] - lo;
-                        scratch.clear();
-                        scratch.extend(acc[docs.clone()].iter().copied().filter(|&x| x > 0.0));
-                        if scratch.is_empty() {
-                            continue;
-                        }
-                        acc[docs].fill(0.0);
-                        let n_papers = venue.reviewer_papers[r].len().max(1);
-                        let score = aggregate(scratch, opts.aggregation, n_papers);
-                        let units = score_to_units(score as f64).clamp(0, SCORE_SCALE) as i32;
-                        if units >= floor {
-                            row.push((r as u32, units));
-                        }
+                    cursor[k] = c;
+                }
+                for r in ra..rb {
+                    let docs = first[r] - lo..first[r + 1] - lo;
+                    scratch.clear();
+                    scratch.extend(acc[docs.clone()].iter().copied().filter(|&x| x > 0.0));
+                    if scratch.is_empty() {
+                        continue;
+                    }
+                    acc[docs].fill(0.0);
+                    let n_papers = venue.reviewer_papers[r].len().max(1);
+                    let score = aggregate(scratch, opts.aggregation, n_papers);
+                    let units = score_to_units(score as f64).clamp(0, SCORE_SCALE) as i32;
+                    if units >= floor {
+                        row.push((r as u32, units));
                     }
                 }
-                row
-            },
-        )
-        .collect();
-    SparseRows::from_rows(nr, rows)
+            }
+            emit(out, row);
+        },
+    );
+    drop(vectors);
+    super::release_freed_memory();
 }
 
 /// Consecutive reviewer ranges `(a, b)` whose papers (`first[a]..first[b]`, reviewer `r`'s
