@@ -9,6 +9,10 @@
 //! peak resident set during the stage (Linux: `VmHWM`, reset between stages through
 //! `/proc/self/clear_refs`); elsewhere it prints `-`.
 //!
+//! `--text-model DIR` (a sentence-transformers folder) gives `text` venues the static neural
+//! encoder, blended half and half with the lexical model, as `papermatch assign DIR --text-model
+//! DIR --text-encoder static` does.
+//!
 //! Flags time more requirements on each venue, each through `papermatch::solve::assign`:
 //! `--fair` (max-min objective), `--randomized` (caps 0.5), `--senior` (at least one senior
 //! reviewer per paper), `--institution` (at most one per institution), `--rules` (both rules),
@@ -19,6 +23,7 @@ mod common;
 
 use std::time::Instant;
 
+use papermatch::affinity::neural::{Encoder, NeuralOptions};
 use papermatch::generate::{GenerateSpec, Layout, write_venue};
 use papermatch::io::ReadOptions;
 use papermatch::solve::fair::{FairOptions, Objective};
@@ -54,8 +59,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let flag = |f: &str| args.iter().any(|a| a == f);
     let mut sizes: Vec<String> = args
         .iter()
-        .filter(|a| !a.starts_with("--"))
-        .cloned()
+        .enumerate()
+        .filter(|&(i, a)| !a.starts_with("--") && (i == 0 || args[i - 1] != "--text-model"))
+        .map(|(_, a)| a.clone())
         .collect();
     if sizes.is_empty() {
         sizes = vec![
@@ -90,13 +96,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
         let dir = tempfile::tempdir()?;
         stage("generate", || write_venue(&spec, dir.path()))?;
-        let opts = AssignOptions {
+        let mut opts = AssignOptions {
             read: ReadOptions {
                 default_demand: demand,
                 ..ReadOptions::default()
             },
             ..AssignOptions::default()
         };
+        let model = args
+            .iter()
+            .position(|a| a == "--text-model")
+            .and_then(|i| args.get(i + 1));
+        if let (Layout::Text, Some(model)) = (layout, model) {
+            let mut neural = NeuralOptions::new(std::path::Path::new(model));
+            neural.encoder = Encoder::Static;
+            opts.affinity.neural = Some(neural);
+        }
         let venue = stage("read", || {
             papermatch::io::read_venue_dir(dir.path(), &opts.read)
         })?;

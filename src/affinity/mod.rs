@@ -458,24 +458,25 @@ fn profile_affinity(venue: &Venue, opts: &AffinityOptions) -> Result<Option<Affi
                         "--neural-weight {w} must lie in [0, 1]"
                     )));
                 }
-                let m = neural::neural_affinity(venue, n)?;
                 if w >= 1.0 {
-                    return Ok(m);
+                    return neural::neural_affinity(venue, n);
                 }
-                Ok(match m {
-                    // Dense (most pairs scored): the lexical rows are blended in as they are
-                    // computed, never held as a matrix of their own.
-                    AffinityMatrix::Dense(mut grid) => {
-                        text::text_rows(
-                            venue,
-                            &opts.text,
-                            grid.axis_iter_mut(Axis(0)).into_par_iter(),
-                            |mut row, pairs| blend_row(&mut row, pairs.into_iter(), w, 1.0 - w),
-                        );
-                        AffinityMatrix::Dense(grid)
-                    }
-                    m => blend(&m, &text::text_affinity(venue, &opts.text), w),
-                })
+                // The lexical rows first, straight into the grid, whose pages are only touched
+                // once the lexical index is built and its papers' vectors freed; then each
+                // neural score blended into its cell as it is computed. Neither model's matrix
+                // is held on its own.
+                let mut grid = Array2::<i32>::zeros((venue.papers.len(), venue.reviewers.len()));
+                text::text_rows(
+                    venue,
+                    &opts.text,
+                    grid.axis_iter_mut(Axis(0)).into_par_iter(),
+                    |mut row, pairs| pairs.into_iter().for_each(|(r, v)| row[r as usize] = v),
+                );
+                let mix = |lexical: i32, neural: i32| {
+                    (w * neural as f64 + (1.0 - w) * lexical as f64).round() as i32
+                };
+                let set = neural::neural_into(venue, n, &mut grid, mix)?;
+                Ok(neural::dense_or_sparse(grid, set))
             }
         }
     };

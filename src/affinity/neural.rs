@@ -445,20 +445,23 @@ impl StaticModel {
     pub fn distill(
         model: &TextModel,
         docs: &[Vec<u32>],
+        cache: Option<&mut EmbeddingCache>,
+        progress: bool,
+    ) -> Result<StaticModel> {
+        StaticModel::distill_counted(model, &token_counts(docs), cache, progress)
+    }
+
+    /// Distills the vectors of the tokens that occur (`counts[t] > 0`, as [`token_counts`]
+    /// gives): the texts themselves need not be held.
+    pub fn distill_counted(
+        model: &TextModel,
+        counts: &[u64],
         mut cache: Option<&mut EmbeddingCache>,
         progress: bool,
     ) -> Result<StaticModel> {
         let dim = model.dim;
-        let vocab = docs
-            .iter()
-            .flatten()
-            .map(|&t| t as usize + 1)
-            .max()
-            .unwrap_or(0);
-        let mut used = vec![false; vocab];
-        for &t in docs.iter().flatten() {
-            used[t as usize] = true;
-        }
+        let vocab = counts.len();
+        let used: Vec<bool> = counts.iter().map(|&c| c > 0).collect();
         let key = format!("{}-tokens", model.key);
         if let Some(c) = cache.as_deref_mut() {
             c.load(&key)?;
@@ -513,25 +516,65 @@ impl StaticModel {
     /// The unit vectors of `docs` (token ids, as given to [`StaticModel::distill`]), rows of
     /// the result.
     pub fn embed(&self, docs: &[Vec<u32>]) -> Array2<f32> {
-        let (vocab, dim) = self.table.dim();
-        let mut count = vec![0u64; vocab];
-        for &t in docs.iter().flatten() {
-            count[t as usize] += 1;
-        }
-        let total = count.iter().sum::<u64>().max(1) as f64;
-        let weight: Vec<f32> = count
-            .iter()
-            .map(|&c| (SIF_A / (SIF_A + c as f64 / total)) as f32)
+        let embedder = self.embedder(&token_counts(docs));
+        let mut out = Array2::<f32>::zeros((docs.len(), self.table.ncols()));
+        embedder.embed_into(docs, out.as_slice_mut().expect("a standard-layout matrix"));
+        out
+    }
+
+    /// What embeds texts whose tokens occur `counts` times in all (see [`token_counts`]): the
+    /// frequency weights and the corrected table, so that the texts can be embedded a part at a
+    /// time with the same result as all at once.
+    pub fn embedder(&self, counts: &[u64]) -> StaticEmbedder {
+        let vocab = self.table.nrows();
+        let count = |t: usize| counts.get(t).copied().unwrap_or(0);
+        let total = (0..vocab).map(count).sum::<u64>().max(1) as f64;
+        let weight: Vec<f32> = (0..vocab)
+            .map(|t| (SIF_A / (SIF_A + count(t) as f64 / total)) as f32)
             .collect();
-        let used: Vec<usize> = (0..vocab).filter(|&t| count[t] > 0).collect();
-        let table = remove_common_directions(&self.table, &used, STATIC_COMPONENTS);
-        let table = table.as_slice().expect("a standard-layout table");
-        let mut out = vec![0f32; docs.len() * dim];
+        let used: Vec<usize> = (0..vocab).filter(|&t| count(t) > 0).collect();
+        StaticEmbedder {
+            table: remove_common_directions(&self.table, &used, STATIC_COMPONENTS),
+            weight,
+        }
+    }
+}
+
+/// How many times each token occurs in `docs` (index: token id).
+pub fn token_counts(docs: &[Vec<u32>]) -> Vec<u64> {
+    let mut counts = Vec::new();
+    add_token_counts(&mut counts, docs);
+    counts
+}
+
+/// Adds the tokens of `docs` to `counts` (grown as needed).
+fn add_token_counts(counts: &mut Vec<u64>, docs: &[Vec<u32>]) {
+    for &t in docs.iter().flatten() {
+        if t as usize >= counts.len() {
+            counts.resize(t as usize + 1, 0);
+        }
+        counts[t as usize] += 1;
+    }
+}
+
+/// Embeds texts with a [`StaticModel`] (see [`StaticModel::embedder`]).
+#[derive(Debug)]
+pub struct StaticEmbedder {
+    table: Array2<f32>,
+    weight: Vec<f32>,
+}
+
+impl StaticEmbedder {
+    /// The unit vectors of `docs` into `out` (`docs.len()` rows of the embedding size).
+    pub fn embed_into(&self, docs: &[Vec<u32>], out: &mut [f32]) {
+        let dim = self.table.ncols();
+        let table = self.table.as_slice().expect("a standard-layout table");
         out.par_chunks_mut(dim)
             .zip(docs.par_iter())
             .for_each(|(row, doc)| {
+                row.fill(0.0);
                 for &t in doc {
-                    let w = weight[t as usize];
+                    let w = self.weight[t as usize];
                     let v = &table[t as usize * dim..(t as usize + 1) * dim];
                     for (a, x) in row.iter_mut().zip(v) {
                         *a += w * x;
@@ -539,7 +582,6 @@ impl StaticModel {
                 }
                 normalize(row);
             });
-        Array2::from_shape_vec((docs.len(), dim), out).expect("docs × dim")
     }
 }
 
@@ -630,6 +672,21 @@ fn past_offsets(venue: &Venue) -> Vec<usize> {
 /// Dense (4 bytes a pair) when at least half the pairs score above 0, as is usual, sparse
 /// otherwise: the matrix is filled in place either way, never held twice.
 pub fn neural_affinity(venue: &Venue, opts: &NeuralOptions) -> Result<AffinityMatrix> {
+    let mut grid = Array2::<i32>::zeros((venue.papers.len(), venue.reviewers.len()));
+    let set = neural_into(venue, opts, &mut grid, |_, units| units)?;
+    Ok(dense_or_sparse(grid, set))
+}
+
+/// `grid` (papers × reviewers) with every cell replaced by `combine(cell, units)`, `units` the
+/// pair's neural affinity (0 for a reviewer without papers), as the affinity is computed (so a
+/// caller may blend another model's scores, already in `grid`, without a second matrix).
+/// Returns how many cells are not 0.
+pub(crate) fn neural_into(
+    venue: &Venue,
+    opts: &NeuralOptions,
+    grid: &mut Array2<i32>,
+    combine: impl Fn(i32, i32) -> i32 + Sync,
+) -> Result<usize> {
     let model = TextModel::load(&opts.model, opts.max_tokens)?;
     let mut cache = opts.cache.as_deref().map(EmbeddingCache::new);
     if let Some(c) = cache.as_mut() {
@@ -650,18 +707,38 @@ pub fn neural_affinity(venue: &Venue, opts: &NeuralOptions) -> Result<AffinityMa
             m
         }
         Encoder::Static => {
-            // Texts built and tokenized 4,096 at a time: at 416,000 texts, holding them all
-            // besides the venue's own would take 750 MB more.
-            let mut docs = Vec::new();
-            let mut texts = text_iter(venue).peekable();
-            while texts.peek().is_some() {
-                let chunk: Vec<String> = texts.by_ref().take(4096).collect();
-                let refs: Vec<&str> = chunk.iter().map(String::as_str).collect();
-                docs.extend(model.token_ids(&refs, false)?);
+            // The texts are tokenized 4,096 at a time, twice: once to count their tokens (for
+            // the distillation and the frequency weights), once to embed them. Neither the
+            // texts nor their tokens are ever all held (750 and 330 MB at 416,000 texts).
+            let n_texts = n_papers + first[first.len() - 1];
+            let tokenizer = &model;
+            let chunks = || {
+                let mut texts = text_iter(venue).peekable();
+                std::iter::from_fn(move || {
+                    texts.peek()?;
+                    let chunk: Vec<String> = texts.by_ref().take(4096).collect();
+                    let refs: Vec<&str> = chunk.iter().map(String::as_str).collect();
+                    Some(tokenizer.token_ids(&refs, false))
+                })
+            };
+            let mut counts = Vec::new();
+            for docs in chunks() {
+                add_token_counts(&mut counts, &docs?);
             }
-            let m =
-                StaticModel::distill(&model, &docs, cache.as_mut(), opts.progress)?.embed(&docs);
-            drop(docs);
+            let embedder =
+                StaticModel::distill_counted(&model, &counts, cache.as_mut(), opts.progress)?
+                    .embedder(&counts);
+            let mut m = Array2::<f32>::zeros((n_texts, model.dim));
+            let out = m.as_slice_mut().expect("a standard-layout matrix");
+            let mut at = 0;
+            for docs in chunks() {
+                let docs = docs?;
+                embedder.embed_into(
+                    &docs,
+                    &mut out[at * model.dim..(at + docs.len()) * model.dim],
+                );
+                at += docs.len();
+            }
             super::release_freed_memory();
             m
         }
@@ -670,28 +747,54 @@ pub fn neural_affinity(venue: &Venue, opts: &NeuralOptions) -> Result<AffinityMa
         c.save()?;
     }
     let (papers, past) = vectors.view().split_at(Axis(0), n_papers);
-    Ok(top_k_affinity(papers, past, &first, opts.top_k.max(1)))
+    Ok(top_k_affinity(
+        papers,
+        past,
+        &first,
+        opts.top_k.max(1),
+        grid,
+        combine,
+    ))
+}
+
+/// `grid` as it is when at least half its cells are set (`set` of them), as usual for neural
+/// scores; otherwise its non-zero cells, sparse.
+pub(crate) fn dense_or_sparse(grid: Array2<i32>, set: usize) -> AffinityMatrix {
+    if 2 * set >= grid.len() {
+        return AffinityMatrix::Dense(grid);
+    }
+    let nr = grid.ncols();
+    let rows = grid
+        .axis_iter(Axis(0))
+        .into_par_iter()
+        .map(|row| {
+            let row = row.as_slice().expect("a standard-layout row");
+            (0..nr as u32)
+                .filter(|&r| row[r as usize] != 0)
+                .map(|r| (r, row[r as usize]))
+                .collect()
+        })
+        .collect();
+    AffinityMatrix::Sparse(SparseRows::from_rows(nr, rows))
 }
 
 /// Papers × reviewers: the mean of the `k` largest cosines between a paper's vector and the
 /// reviewer's papers' vectors (reviewer `r`'s are rows `first[r]..first[r + 1]` of `past`; every
-/// vector of unit length or zero), negative means counting as 0. Matrix products over blocks of
-/// papers and of reviewers that fit the cache, the blocks of papers on both cores, written
-/// straight into a dense grid (left dense when at least half its cells are set).
+/// vector of unit length or zero), negative means counting as 0, each combined into its cell of
+/// `grid` by `combine` (see [`neural_into`]). Matrix products over blocks of papers and of
+/// reviewers that fit the cache, the blocks of papers on both cores. Returns the cells not 0.
 fn top_k_affinity(
     papers: ArrayView2<'_, f32>,
     past: ArrayView2<'_, f32>,
     first: &[usize],
     k: usize,
-) -> AffinityMatrix {
+    grid: &mut Array2<i32>,
+    combine: impl Fn(i32, i32) -> i32 + Sync,
+) -> usize {
     // 256 papers a block: the reviewers' block is packed once for them all.
     const PAPERS: usize = 256;
-    let nr = first.len() - 1;
     let blocks = super::text::reviewer_blocks(first, 2048);
-    // Zeroed pages: untouched cells cost nothing until written.
-    let mut grid = Array2::<i32>::zeros((papers.nrows(), nr));
-    let set: usize = grid
-        .axis_chunks_iter_mut(Axis(0), PAPERS)
+    grid.axis_chunks_iter_mut(Axis(0), PAPERS)
         .into_par_iter()
         .enumerate()
         .map(|(c, mut out)| {
@@ -705,38 +808,20 @@ fn top_k_affinity(
                     let sims = sims.as_slice().expect("a standard-layout product");
                     for r in ra..rb {
                         let (a, b) = (first[r] - lo, first[r + 1] - lo);
-                        if a == b {
-                            continue;
-                        }
-                        let mean = top_mean(&sims[a..b], k, &mut top);
-                        let units =
-                            (mean.clamp(0.0, 1.0) as f64 * SCORE_SCALE as f64).round() as i32;
-                        if units > 0 {
-                            row[r] = units;
-                            set += 1;
-                        }
+                        let units = if a == b {
+                            0
+                        } else {
+                            let mean = top_mean(&sims[a..b], k, &mut top);
+                            (mean.clamp(0.0, 1.0) as f64 * SCORE_SCALE as f64).round() as i32
+                        };
+                        row[r] = combine(row[r], units);
+                        set += usize::from(row[r] != 0);
                     }
                 }
             }
             set
         })
-        .sum();
-    if 2 * set >= grid.len() {
-        AffinityMatrix::Dense(grid)
-    } else {
-        let rows = grid
-            .axis_iter(Axis(0))
-            .into_par_iter()
-            .map(|row| {
-                let row = row.as_slice().expect("a standard-layout row");
-                (0..nr as u32)
-                    .filter(|&r| row[r as usize] > 0)
-                    .map(|r| (r, row[r as usize]))
-                    .collect()
-            })
-            .collect();
-        AffinityMatrix::Sparse(SparseRows::from_rows(nr, rows))
-    }
+        .sum()
 }
 
 /// The mean of the `k` largest of `xs` (all of them when fewer), with `top` as scratch.

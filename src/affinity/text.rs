@@ -531,14 +531,18 @@ pub fn text_rows<O: Send>(
     }
     let mut fill = start.clone();
     let mut entries = vec![(0u32, 0f32); start[n_terms] as usize];
-    for (d, v) in targets.iter().enumerate() {
-        for &(t, w) in v {
+    // Each paper's vector is freed once placed, and the freed memory handed back every 16,384
+    // papers, so the index and the vectors are not held twice over (1 GB each at 400,000 papers).
+    for (d, v) in targets.into_iter().enumerate() {
+        for (t, w) in v {
             entries[fill[t as usize] as usize] = (d as u32, w);
             fill[t as usize] += 1;
         }
+        if d % 16_384 == 16_383 {
+            super::release_freed_memory();
+        }
     }
     drop(fill);
-    drop(targets);
     super::release_freed_memory();
     // The targets of one reviewer are contiguous: `first[r]..first[r + 1]`.
     let n_owners = nr;
