@@ -265,6 +265,84 @@ fn cli_randomized_run_respects_the_cap_and_is_reproducible() {
     );
 }
 
+#[test]
+fn evaluate_reports_the_randomness_of_a_marginals_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    let example = path("examples/want-workshop");
+    let o = run(&[
+        "assign",
+        &example,
+        "--max-probability",
+        "0.5",
+        "--probabilities",
+        &file("p.csv"),
+        "--summary",
+        &file("s.json"),
+        "-o",
+        &file("a.csv"),
+        "-q",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run(&["affinity", &example, "-o", &file("aff.csv")]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run(&[
+        "evaluate",
+        &example,
+        "--assignment",
+        &file("a.csv"),
+        "--probabilities",
+        &file("p.csv"),
+        "--bad-match-threshold",
+        "0.3",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let ev: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let got = &ev["randomness"];
+    // The same figures, computed here from the two files.
+    let rows = |name: &str| -> Vec<(String, f64)> {
+        std::fs::read_to_string(dir.path().join(name))
+            .unwrap()
+            .lines()
+            .skip(1)
+            .map(|l| {
+                let f: Vec<&str> = l.split(',').collect();
+                (format!("{},{}", f[0], f[1]), f[2].parse().unwrap())
+            })
+            .collect()
+    };
+    let score: std::collections::HashMap<String, f64> = rows("aff.csv").into_iter().collect();
+    let x = rows("p.csv");
+    let s = |pair: &String| score.get(pair).copied().unwrap_or(0.0);
+    let expected: f64 = x.iter().map(|(p, q)| q * s(p)).sum();
+    let close = |key: &str, want: f64| {
+        let g = got[key].as_f64().unwrap();
+        assert!((g - want).abs() < 1e-9, "{key}: {g}, not {want}");
+    };
+    close("expected_total", expected);
+    close("max_probability", x.iter().map(|m| m.1).fold(0.0, f64::max));
+    close("l2_norm", x.iter().map(|m| m.1 * m.1).sum::<f64>().sqrt());
+    close("entropy", -x.iter().map(|m| m.1 * m.1.ln()).sum::<f64>());
+    close(
+        "ratio_to_optimum",
+        expected / ev["optimum"].as_f64().unwrap(),
+    );
+    assert_eq!(got["support"].as_u64().unwrap() as usize, x.len());
+    let bad: f64 = x.iter().filter(|(p, _)| s(p) < 0.3).map(|m| m.1).sum();
+    assert_eq!(got["bad_matches"][0]["threshold"].as_f64(), Some(0.3));
+    assert!((got["bad_matches"][0]["expected"].as_f64().unwrap() - bad).abs() < 1e-9);
+    // The run's summary carries the same figures (its marginals are the file's, exactly).
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(file("s.json")).unwrap()).unwrap();
+    let theirs = &summary["randomized"]["randomness"];
+    for key in ["expected_total", "max_probability", "l2_norm", "entropy"] {
+        let (a, b) = (theirs[key].as_f64().unwrap(), got[key].as_f64().unwrap());
+        assert!((a - b).abs() < 1e-9, "summary {key}: {a}, evaluate {b}");
+    }
+    assert_eq!(theirs["support"], got["support"]);
+}
+
 /// The capped LP with composition rules (per paper and group: at least `min(lower, demand)`,
 /// at most `upper`), locked pairs fixed at 1, conflicted pairs left out, through good_lp.
 fn lp_with_groups(

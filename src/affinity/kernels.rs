@@ -14,8 +14,11 @@
 //!
 //! The product is the register-blocked scheme of BLIS and OpenBLAS's Haswell kernels: a 6 × 16
 //! tile of the result lives in twelve AVX registers while `k` runs, reading one 16-wide row of the
-//! packed right-hand side and broadcasting six left-hand values per step. Blocks of 48 rows keep
-//! the left-hand side in L2 while each panel of the right-hand side is swept across them.
+//! packed right-hand side and broadcasting six left-hand values per step. The reduction runs in
+//! blocks of 256 (a panel's block, 16 KB, stays in L1) and the rows in blocks of 96, packed six
+//! side by side (they stay in L2) while each panel is swept across them. On this machine the
+//! product runs at 50–70 GFLOP/s a core against a measured peak of 87–90 (`cargo run --release
+//! --example embed_speed -- --kernels`; its timings vary by ±20 % between runs).
 //!
 //! The element-wise functions are plain Rust compiled twice (with and without AVX2 and FMA, chosen
 //! at run time): no operation is fused that the source does not fuse, so both give the same bits.

@@ -673,6 +673,17 @@ pub struct EvaluateArgs {
     /// Print JSON (schema_version 1) instead of text.
     #[arg(long)]
     pub json: bool,
+    /// The marginal probabilities of a randomized assignment (paper_id,reviewer_id,probability,
+    /// as `assign --probabilities` writes them): adds their randomness figures.
+    #[arg(long, value_name = "FILE")]
+    pub probabilities: Option<PathBuf>,
+    /// With --probabilities: the expected number of assigned pairs scoring below T (repeatable).
+    #[arg(
+        long = "bad-match-threshold",
+        value_name = "T",
+        requires = "probabilities"
+    )]
+    pub bad_match_thresholds: Vec<f64>,
     #[command(flatten)]
     pub measure: MeasureArgs,
 }

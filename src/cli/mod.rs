@@ -194,7 +194,17 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
             let instance = load(cli, &e.venue)?;
             let a = read_assignment(&e.assignment, &instance.venue)?;
             let opts = e.measure.options(optimum_solve_options(cli));
-            let ev = evaluate::evaluate(&instance.problem(), &instance.venue, &a, &opts);
+            let pb = instance.problem();
+            let mut ev = evaluate::evaluate(&pb, &instance.venue, &a, &opts);
+            if let Some(path) = &e.probabilities {
+                let marginals = papermatch::io::formats::read_marginals(path, &instance.venue)?;
+                ev.randomness = Some(evaluate::randomness(
+                    &pb,
+                    &marginals,
+                    ev.optimum,
+                    &e.bad_match_thresholds,
+                ));
+            }
             print!(
                 "{}",
                 if e.json {

@@ -452,19 +452,34 @@ pub fn read_probability_limits(
     path: &Path,
     venue: &Venue,
 ) -> Result<Vec<(PaperIdx, ReviewerIdx, f64)>> {
+    read_pair_probabilities(path, venue, "max_probability")
+}
+
+/// Reads the marginal probabilities of a randomized assignment: `paper_id,reviewer_id,
+/// probability` (with a header), as `assign --probabilities` writes them.
+pub fn read_marginals(path: &Path, venue: &Venue) -> Result<Vec<(PaperIdx, ReviewerIdx, f64)>> {
+    read_pair_probabilities(path, venue, "probability")
+}
+
+/// Pairs with a probability in column `column`, each a number from 0 to 1.
+fn read_pair_probabilities(
+    path: &Path,
+    venue: &Venue,
+    column: &str,
+) -> Result<Vec<(PaperIdx, ReviewerIdx, f64)>> {
     let src = Source::read(path)?;
     let (mut papers, mut reviewers) = interners(venue);
-    let table = Table::parse(&src, &["paper_id", "reviewer_id", "max_probability"])?;
+    let table = Table::parse(&src, &["paper_id", "reviewer_id", column])?;
     let mut out = Vec::with_capacity(table.len());
     for row in table.rows() {
         let (p, r) = pair_ids(&row, &mut papers, &mut reviewers, true)?;
-        let text = row.text("max_probability")?;
+        let text = row.text(column)?;
         let q: f64 = text
             .parse()
             .ok()
             .filter(|q: &f64| (0.0..=1.0).contains(q))
             .ok_or_else(|| {
-                row.error("max_probability", format!("`{text}` is not a probability"))
+                row.error(column, format!("`{text}` is not a probability"))
                     .hint("write a number from 0 to 1")
             })?;
         out.push((p, r, q));

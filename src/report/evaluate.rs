@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde::Serialize;
 
 use super::SCHEMA_VERSION;
-use crate::model::{SCORE_SCALE, Venue, format_units, units_to_score};
+use crate::model::{PaperIdx, ReviewerIdx, SCORE_SCALE, Venue, format_units, units_to_score};
 use crate::solve::{Assignment, Problem, SolveOptions, verify};
 
 /// How to evaluate.
@@ -169,6 +169,90 @@ pub struct Evaluation {
     /// Review cycles among reviewers who are authors: unordered pairs that review each other's
     /// papers, and directed three-reviewer cycles; absent when no author is a reviewer.
     pub review_cycles: Option<ReviewCycles>,
+    /// For a randomized assignment whose marginal probabilities are given: how random it is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub randomness: Option<Randomness>,
+}
+
+/// How random a randomized assignment is, from its marginal probabilities `x` (the figures Xu
+/// et al., "A One-Size-Fits-All Approach to Improving Randomness in Paper Assignment", NeurIPS
+/// 2023, report).
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct Randomness {
+    /// `Σ x · affinity`.
+    pub expected_total: f64,
+    /// `expected_total` over the deterministic optimum, when it is known and positive.
+    pub ratio_to_optimum: Option<f64>,
+    /// The largest `x`.
+    pub max_probability: f64,
+    /// `√(Σ x²)`.
+    pub l2_norm: f64,
+    /// `−Σ x ln x`.
+    pub entropy: f64,
+    /// Pairs with `x > 0`.
+    pub support: usize,
+    /// For each threshold asked for, the expected number of assigned pairs scoring below it.
+    pub bad_matches: Vec<BadMatches>,
+}
+
+/// The expected number of assigned pairs whose affinity is below `threshold`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct BadMatches {
+    /// The affinity threshold.
+    pub threshold: f64,
+    /// `Σ x` over the pairs scoring below it.
+    pub expected: f64,
+}
+
+/// The [`Randomness`] of the marginal probabilities `marginals` (`(paper, reviewer,
+/// probability)`, each pair once) on `pb`, against the deterministic `optimum` when known, with
+/// the expected bad matches below each of `thresholds`.
+///
+/// ```
+/// use papermatch::conflicts::Conflicts;
+/// use papermatch::model::{AffinityMatrix, PaperIdx, ReviewerIdx};
+/// use papermatch::report::evaluate::randomness;
+/// use papermatch::solve::Problem;
+/// let scores = AffinityMatrix::Dense(ndarray::array![[1_000_000, 200_000]]);
+/// let none = Conflicts::none(1);
+/// let pb = Problem::new(&scores, &none, vec![1], vec![0, 0], vec![1, 1]);
+/// // Either reviewer, half and half: 0.6 expected of the optimum 1.0.
+/// let x = [(PaperIdx(0), ReviewerIdx(0), 0.5), (PaperIdx(0), ReviewerIdx(1), 0.5)];
+/// let r = randomness(&pb, &x, Some(1.0), &[0.5]);
+/// assert!((r.expected_total - 0.6).abs() < 1e-12 && r.ratio_to_optimum == Some(r.expected_total));
+/// assert_eq!((r.support, r.max_probability, r.bad_matches[0].expected), (2, 0.5, 0.5));
+/// assert!((r.entropy - std::f64::consts::LN_2).abs() < 1e-12);
+/// assert!((r.l2_norm - 0.5f64.sqrt()).abs() < 1e-12);
+/// ```
+pub fn randomness(
+    pb: &Problem<'_>,
+    marginals: &[(PaperIdx, ReviewerIdx, f64)],
+    optimum: Option<f64>,
+    thresholds: &[f64],
+) -> Randomness {
+    let score =
+        |p: PaperIdx, r: ReviewerIdx| units_to_score(pb.affinity.get(p.ix(), r.ix()) as i64);
+    let live = marginals.iter().filter(|&&(_, _, x)| x > 0.0);
+    let expected_total = live.clone().map(|&(p, r, x)| x * score(p, r)).sum::<f64>();
+    Randomness {
+        expected_total,
+        ratio_to_optimum: optimum.filter(|&o| o > 0.0).map(|o| expected_total / o),
+        max_probability: live.clone().map(|m| m.2).fold(0.0, f64::max),
+        l2_norm: live.clone().map(|m| m.2 * m.2).sum::<f64>().sqrt(),
+        entropy: -live.clone().map(|m| m.2 * m.2.ln()).sum::<f64>(),
+        support: live.clone().count(),
+        bad_matches: thresholds
+            .iter()
+            .map(|&threshold| BadMatches {
+                threshold,
+                expected: live
+                    .clone()
+                    .filter(|&&(p, r, _)| score(p, r) < threshold)
+                    .map(|m| m.2)
+                    .sum(),
+            })
+            .collect(),
+    }
 }
 
 /// Short review cycles of an assignment (see [`crate::solve::cycles`]).
@@ -280,6 +364,7 @@ pub fn evaluate(
                 }
             })
         },
+        randomness: None,
     }
 }
 
@@ -372,8 +457,39 @@ impl Evaluation {
         for (k, v) in self.rows() {
             s.push_str(&format!("{k:<24} {v}\n"));
         }
+        if let Some(r) = &self.randomness {
+            s.push_str(&r.human());
+        }
         for v in &self.violations {
             s.push_str(&format!("violation: {v}\n"));
+        }
+        s
+    }
+}
+
+impl Randomness {
+    /// The figures as lines of text.
+    pub fn human(&self) -> String {
+        let mut s = format!(
+            "{:<24} {:.6}{}\n{:<24} {:.3}\n{:<24} {:.4}\n{:<24} {:.4}\n{:<24} {}\n",
+            "expected total",
+            self.expected_total,
+            self.ratio_to_optimum
+                .map_or(String::new(), |r| format!(" ({:.4} of the optimum)", r)),
+            "max probability",
+            self.max_probability,
+            "L2 norm of marginals",
+            self.l2_norm,
+            "entropy of marginals",
+            self.entropy,
+            "pairs with probability",
+            self.support
+        );
+        for b in &self.bad_matches {
+            s.push_str(&format!(
+                "{:<24} {:.4} expected below {}\n",
+                "bad matches", b.expected, b.threshold
+            ));
         }
         s
     }

@@ -138,6 +138,8 @@ pub struct RandomizedFigures {
     pub ratio_to_optimum: f64,
     /// The largest probability of any pair.
     pub max_probability_used: f64,
+    /// The marginals' randomness figures (as `evaluate --probabilities` gives them).
+    pub randomness: evaluate::Randomness,
     /// With the fair objective: the smallest expected paper total of the marginals.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expected_worst_paper: Option<f64>,
@@ -370,6 +372,12 @@ pub fn summarize_outcome(pb: &Problem<'_>, req: &Requirements, outcome: &Outcome
         deterministic_optimum: units_to_score(r.deterministic_optimum),
         ratio_to_optimum: r.ratio(),
         max_probability_used: r.marginals.max_probability(),
+        randomness: evaluate::randomness(
+            pb,
+            &r.marginals.pairs(),
+            Some(units_to_score(r.deterministic_optimum)),
+            &[],
+        ),
         expected_worst_paper: r.worst.as_ref().map(|w| units_to_score(w.value)),
         expected_worst_bound: r.worst.as_ref().map(|w| units_to_score(w.bound)),
     });

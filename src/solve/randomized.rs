@@ -60,6 +60,18 @@ pub struct Marginals {
 }
 
 impl Marginals {
+    /// Every pair with a probability, as `(paper, reviewer, probability)`.
+    pub fn pairs(&self) -> Vec<(PaperIdx, ReviewerIdx, f64)> {
+        self.by_paper
+            .iter()
+            .enumerate()
+            .flat_map(|(p, row)| {
+                row.iter()
+                    .map(move |&(r, q)| (PaperIdx(p as u32), r, q as f64 / PROB_SCALE as f64))
+            })
+            .collect()
+    }
+
     /// Lists `pb`'s locked pairs at probability 1 (marginals of the problem without its locks).
     fn add_locks(&mut self, pb: &Problem<'_>) {
         for &(p, r) in &pb.locks {
