@@ -309,6 +309,27 @@ impl SparseRows {
 }
 
 impl AffinityMatrix {
+    /// A papers × reviewers grid as it is when at least half its cells are `filled` (given a
+    /// score, 0 included), otherwise its non-zero cells, sparse.
+    pub fn from_grid(grid: Array2<i32>, filled: usize) -> AffinityMatrix {
+        if 2 * filled >= grid.len() {
+            return AffinityMatrix::Dense(grid);
+        }
+        let nr = grid.ncols();
+        let rows = grid
+            .rows()
+            .into_iter()
+            .map(|row| {
+                row.iter()
+                    .enumerate()
+                    .filter(|&(_, &v)| v != 0)
+                    .map(|(r, &v)| (r as u32, v))
+                    .collect()
+            })
+            .collect();
+        AffinityMatrix::Sparse(SparseRows::from_rows(nr, rows))
+    }
+
     /// Number of papers (rows).
     pub fn n_papers(&self) -> usize {
         match self {

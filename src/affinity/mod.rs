@@ -472,11 +472,9 @@ fn profile_affinity(venue: &Venue, opts: &AffinityOptions) -> Result<Option<Affi
                     grid.axis_iter_mut(Axis(0)).into_par_iter(),
                     |mut row, pairs| pairs.into_iter().for_each(|(r, v)| row[r as usize] = v),
                 );
-                let mix = |lexical: i32, neural: i32| {
-                    (w * neural as f64 + (1.0 - w) * lexical as f64).round() as i32
-                };
-                let set = neural::neural_into(venue, n, &mut grid, mix)?;
-                Ok(neural::dense_or_sparse(grid, set))
+                let blend = |lexical: i32, neural: i32| mix(w, neural, 1.0 - w, lexical);
+                let set = neural::neural_into(venue, n, &mut grid, blend)?;
+                Ok(AffinityMatrix::from_grid(grid, set))
             }
         }
     };
@@ -518,10 +516,13 @@ pub(crate) fn release_freed_memory() {
     }
 }
 
+/// `round(w_a · a + w_b · b)`: the rounding of every blend of two matrices.
+fn mix(w_a: f64, a: i32, w_b: f64, b: i32) -> i32 {
+    (w_a * a as f64 + w_b * b as f64).round() as i32
+}
+
 /// `share · scores + (1 − share) · keywords`, rounded to fixed point.
 pub fn blend(scores: &AffinityMatrix, keywords: &SparseRows, share: f64) -> AffinityMatrix {
-    let mix =
-        |s: i32, k: i32| -> i32 { (share * s as f64 + (1.0 - share) * k as f64).round() as i32 };
     match scores {
         AffinityMatrix::Dense(a) => {
             let mut out = a.clone();
@@ -557,7 +558,7 @@ pub fn blend(scores: &AffinityMatrix, keywords: &SparseRows, share: f64) -> Affi
                             }
                             (None, None) => unreachable!(),
                         };
-                        let v = mix(a, b);
+                        let v = mix(share, a, 1.0 - share, b);
                         if v != 0 {
                             out.push((c, v));
                         }
@@ -577,33 +578,18 @@ fn blend_into(grid: &mut Array2<i32>, rows: &SparseRows, w_grid: f64, w_rows: f6
         .enumerate()
         .for_each(|(p, mut row)| {
             let (cols, vals) = rows.row(p);
-            blend_row(
-                &mut row,
-                cols.iter().copied().zip(vals.iter().copied()),
-                w_grid,
-                w_rows,
-            );
-        });
-}
-
-/// One row of [`blend_into`]: `pairs` by increasing column.
-fn blend_row(
-    row: &mut ndarray::ArrayViewMut1<'_, i32>,
-    pairs: impl Iterator<Item = (u32, i32)>,
-    w_grid: f64,
-    w_pairs: f64,
-) {
-    let mut next = pairs.peekable();
-    for (r, x) in row.iter_mut().enumerate() {
-        let k = match next.peek() {
-            Some(&(c, v)) if c as usize == r => {
-                next.next();
-                v
+            let mut next = cols.iter().zip(vals).peekable();
+            for (r, x) in row.iter_mut().enumerate() {
+                let k = match next.peek() {
+                    Some(&(&c, &v)) if c as usize == r => {
+                        next.next();
+                        v
+                    }
+                    _ => 0,
+                };
+                *x = mix(w_grid, *x, w_rows, k);
             }
-            _ => 0,
-        };
-        *x = (w_grid * *x as f64 + w_pairs * k as f64).round() as i32;
-    }
+        });
 }
 
 /// `share · a + (1 − share) · b`, in place in whichever of the two is dense (both sparse: a new
@@ -623,7 +609,7 @@ fn blend_matrices(a: AffinityMatrix, b: AffinityMatrix, share: f64) -> AffinityM
         }
         (AffinityMatrix::Dense(a), AffinityMatrix::Dense(mut g)) => {
             ndarray::Zip::from(&mut g).and(&a).par_for_each(|k, &s| {
-                *k = (share * s as f64 + (1.0 - share) * *k as f64).round() as i32;
+                *k = mix(share, s, 1.0 - share, *k);
             });
             AffinityMatrix::Dense(g)
         }

@@ -29,7 +29,7 @@ use super::bert::{Bert, Config, Scratch};
 pub use super::cache::EmbeddingCache;
 use super::cache::Fnv;
 use crate::error::{Error, Result};
-use crate::model::{AffinityMatrix, SCORE_SCALE, SparseRows, Venue};
+use crate::model::{AffinityMatrix, SCORE_SCALE, Venue};
 
 /// How a text's token vectors become one vector.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -674,7 +674,7 @@ fn past_offsets(venue: &Venue) -> Vec<usize> {
 pub fn neural_affinity(venue: &Venue, opts: &NeuralOptions) -> Result<AffinityMatrix> {
     let mut grid = Array2::<i32>::zeros((venue.papers.len(), venue.reviewers.len()));
     let set = neural_into(venue, opts, &mut grid, |_, units| units)?;
-    Ok(dense_or_sparse(grid, set))
+    Ok(AffinityMatrix::from_grid(grid, set))
 }
 
 /// `grid` (papers × reviewers) with every cell replaced by `combine(cell, units)`, `units` the
@@ -755,27 +755,6 @@ pub(crate) fn neural_into(
         grid,
         combine,
     ))
-}
-
-/// `grid` as it is when at least half its cells are set (`set` of them), as usual for neural
-/// scores; otherwise its non-zero cells, sparse.
-pub(crate) fn dense_or_sparse(grid: Array2<i32>, set: usize) -> AffinityMatrix {
-    if 2 * set >= grid.len() {
-        return AffinityMatrix::Dense(grid);
-    }
-    let nr = grid.ncols();
-    let rows = grid
-        .axis_iter(Axis(0))
-        .into_par_iter()
-        .map(|row| {
-            let row = row.as_slice().expect("a standard-layout row");
-            (0..nr as u32)
-                .filter(|&r| row[r as usize] != 0)
-                .map(|r| (r, row[r as usize]))
-                .collect()
-        })
-        .collect();
-    AffinityMatrix::Sparse(SparseRows::from_rows(nr, rows))
 }
 
 /// Papers × reviewers: the mean of the `k` largest cosines between a paper's vector and the

@@ -23,7 +23,7 @@ use rustc_hash::FxHashMap;
 use super::table::{Source, Table};
 use super::{Interner, ReadOptions, pair_ids};
 use crate::error::{InputError, Result};
-use crate::model::{AffinityMatrix, SCORE_SCALE, SparseRows};
+use crate::model::{AffinityMatrix, SCORE_SCALE};
 
 pub use crate::model::MAX_ABS_SCORE;
 
@@ -285,23 +285,8 @@ fn assemble(np: usize, nr: usize, mut grid: Vec<i32>, rows: u64) -> Option<Affin
     if present < rows {
         return None;
     }
-    if present as usize * 2 >= np * nr {
-        return Some(AffinityMatrix::Dense(
-            Array2::from_shape_vec((np, nr), grid).expect("grid has np × nr cells"),
-        ));
-    }
-    let rows = grid
-        .chunks(nr.max(1))
-        .take(np)
-        .map(|row| {
-            row.iter()
-                .enumerate()
-                .filter(|&(_, &v)| v != 0)
-                .map(|(r, &v)| (r as u32, v))
-                .collect()
-        })
-        .collect();
-    Some(AffinityMatrix::Sparse(SparseRows::from_rows(nr, rows)))
+    let grid = Array2::from_shape_vec((np, nr), grid).expect("grid has np × nr cells");
+    Some(AffinityMatrix::from_grid(grid, present as usize))
 }
 
 /// A zeroed grid of `np × nr` cells, or an error when it cannot be addressed.
@@ -389,8 +374,8 @@ impl<'s> Reader<'s> {
     }
 
     /// Parses the chunks `ranges` of `body` in parallel, handing each to `pass`, and gives each
-    /// chunk's pages back
-    /// to the system once parsed: the peak memory holds the grid, not the file.
+    /// chunk's pages back to the system once parsed: the peak memory holds the grid, not the
+    /// file.
     fn chunks<'b, T: Send>(
         &self,
         body: &'b [u8],
