@@ -140,6 +140,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 pairs: Vec::new(),
             },
             seed: 1,
+            perturbation: None,
         });
         let senior = [(Bound::AtLeast, "1 seniority=senior")];
         let institution = [(Bound::AtMost, "1 per institution")];

@@ -91,6 +91,7 @@ proptest! {
             randomized: Some(Randomization {
                 caps: ProbabilityCaps { default: cap, pairs: Vec::new() },
                 seed,
+                perturbation: None,
             }),
             ..Requirements::default()
         };
@@ -449,6 +450,7 @@ proptest! {
             randomized: Some(Randomization {
                 caps: ProbabilityCaps { default: cap, pairs: Vec::new() },
                 seed,
+                perturbation: None,
             }),
             rules: Some(RuleSet { rules: vec![rule], groups: g.clone(), options: RuleOptions::default() }),
             ..Requirements::default()
@@ -507,6 +509,7 @@ fn group_counts_round_to_their_expectation_and_frequencies_match() {
                 pairs: Vec::new(),
             },
             seed,
+            perturbation: None,
         }),
         rules: Some(RuleSet {
             rules: rules.clone(),
@@ -631,6 +634,7 @@ proptest! {
             randomized: Some(Randomization {
                 caps: ProbabilityCaps { default: cap, pairs: Vec::new() },
                 seed,
+                perturbation: None,
             }),
             ..Requirements::default()
         };

@@ -300,6 +300,8 @@ def _spec(
     max_probability=None,
     probability_limits=None,
     seed=0,
+    perturbation=0.5,
+    bad_match_thresholds=None,
     no_review_cycles=None,
     authors=None,
     candidates=0,
@@ -326,6 +328,8 @@ def _spec(
         "fair_iterations": fair_iterations,
         "max_probability": max_probability,
         "seed": int(seed),
+        "perturbation": float(perturbation),
+        "bad_match_thresholds": [float(t) for t in (bad_match_thresholds or [])],
         "no_review_cycles": no_review_cycles,
         "candidates": int(candidates),
         "solver": solver,
@@ -371,6 +375,8 @@ def assign(
     max_probability: Optional[float] = None,
     probability_limits=None,
     seed: int = 0,
+    perturbation: float = 0.5,
+    bad_match_thresholds: Optional[Sequence[float]] = None,
     no_review_cycles: Optional[int] = None,
     authors: Optional[Sequence[Sequence[Any]]] = None,
     candidates: int = 0,
@@ -391,7 +397,13 @@ def assign(
     ``soft_penalty`` per violation). ``objective="fair"`` maximises the worst paper's total
     first (``fair_rounds`` rounds); ``min_paper_score`` puts a floor on every paper's total.
     ``max_probability`` (and per-pair ``probability_limits``) draws a randomized assignment with
-    those caps, reproducible by ``seed``; ``marginals`` are then returned. ``no_review_cycles``
+    those caps, reproducible by ``seed``; ``marginals`` are then returned.
+    ``objective="perturbed"`` is perturbed maximization (Xu et al., NeurIPS 2023): the marginals
+    maximise ``Σ w (x − perturbation·x²)`` under the caps (and, per ``bad_match_thresholds``, no
+    more expected pairs below each threshold than the unperturbed optimum), with a proven bound,
+    then one draw by ``seed``. ``objective="wef1"`` is an assignment weighted envy-free up to one
+    reviewer (FairSequence, Payan and Zick 2022); ``summary["wef1"]`` has its envy figures.
+    ``no_review_cycles``
     (2 or 3) forbids short review cycles among reviewers who are ``authors`` (one list of
     reviewer indices or ids per paper; authors never review their own papers).
 
@@ -427,6 +439,8 @@ def assign(
         max_probability=max_probability,
         probability_limits=probability_limits,
         seed=seed,
+        perturbation=perturbation,
+        bad_match_thresholds=bad_match_thresholds,
         no_review_cycles=no_review_cycles,
         authors=authors,
         candidates=candidates,
@@ -519,6 +533,8 @@ class Venue:
             max_probability=requirements.pop("max_probability", None),
             probability_limits=requirements.pop("probability_limits", None),
             seed=requirements.pop("seed", 0),
+            perturbation=requirements.pop("perturbation", 0.5),
+            bad_match_thresholds=requirements.pop("bad_match_thresholds", None),
             no_review_cycles=requirements.pop("no_review_cycles", None),
             authors=None,
             candidates=requirements.pop("candidates", 0),

@@ -17,6 +17,7 @@ use papermatch::model::{
 use papermatch::session::views::PaperSort;
 use papermatch::session::{EditRequest, Export, Mode, Op, Session, SessionError};
 use papermatch::solve::fair::{FairOptions, Objective};
+use papermatch::solve::perturbed::{DEFAULT_BETA, Perturbation};
 use papermatch::solve::randomized::{PROB_SCALE, ProbabilityCaps};
 use papermatch::solve::rules::{Group, RuleOptions};
 use papermatch::solve::{Randomization, Requirements, RuleSet, SolveOptions, SolverKind};
@@ -334,17 +335,19 @@ fn requirements_of(spec: &Bound<'_, PyDict>, venue: &Venue) -> PyResult<Requirem
         },
     });
     let objective: String = get(spec, "objective", "total".to_string())?;
+    let perturbed = objective == "perturbed";
     let objective = match objective.as_str() {
-        "total" => Objective::Total,
+        "total" | "perturbed" => Objective::Total,
         "fair" => Objective::Fair,
+        "wef1" => Objective::Wef1,
         other => {
             return Err(OptionsError::new_err(format!(
-                "objective `{other}`: use \"total\" or \"fair\""
+                "objective `{other}`: use \"total\", \"fair\", \"perturbed\" or \"wef1\""
             )));
         }
     };
     let min_paper_score: Option<f64> = opt(spec, "min_paper_score")?;
-    let fair = (objective == Objective::Fair || min_paper_score.is_some()).then(|| FairOptions {
+    let fair = (objective != Objective::Total || min_paper_score.is_some()).then(|| FairOptions {
         objective,
         rounds: 1,
         min_paper_score: min_paper_score.map(score_to_units),
@@ -361,7 +364,13 @@ fn requirements_of(spec: &Bound<'_, PyDict>, venue: &Venue) -> PyResult<Requirem
     };
     let max_probability: Option<f64> = opt(spec, "max_probability")?;
     let limits: Vec<(usize, usize, f64)> = get(spec, "probability_limits", Vec::new())?;
-    let randomized = if max_probability.is_some() || !limits.is_empty() {
+    let thresholds: Vec<f64> = get(spec, "bad_match_thresholds", Vec::new())?;
+    if !perturbed && !thresholds.is_empty() {
+        return Err(OptionsError::new_err(
+            "bad_match_thresholds limit perturbed maximization: add objective=\"perturbed\"",
+        ));
+    }
+    let randomized = if perturbed || max_probability.is_some() || !limits.is_empty() {
         let q = max_probability.unwrap_or(1.0);
         if !(q > 0.0 && q <= 1.0) {
             return Err(OptionsError::new_err(format!(
@@ -377,6 +386,20 @@ fn requirements_of(spec: &Bound<'_, PyDict>, venue: &Venue) -> PyResult<Requirem
                     .collect(),
             },
             seed: get(spec, "seed", 0u64)?,
+            perturbation: if perturbed {
+                let beta: f64 = get(spec, "perturbation", DEFAULT_BETA)?;
+                if !(beta.is_finite() && beta >= 0.0) {
+                    return Err(OptionsError::new_err(format!(
+                        "perturbation {beta} must be a number ≥ 0"
+                    )));
+                }
+                Some(Perturbation {
+                    beta,
+                    bad_match_thresholds: thresholds.into_iter().map(score_to_units).collect(),
+                })
+            } else {
+                None
+            },
         })
     } else {
         None

@@ -164,6 +164,34 @@ def test_randomized_marginals_sum_to_the_demand_and_keep_the_cap():
     assert (again.pairs == r.pairs).all()
 
 
+def test_perturbed_marginals_spread_and_keep_the_demand():
+    rng = np.random.default_rng(6)
+    s = rng.random((30, 45))
+    r = papermatch.assign(s, objective="perturbed", perturbation=0.5, seed=3)
+    assert r.method == "perturbed"
+    m = r.marginals
+    sums = np.bincount(m[:, 0].astype(int), weights=m[:, 2], minlength=30)
+    assert np.allclose(sums, 3)
+    # More pairs than a deterministic assignment: the perturbation spreads the probability.
+    assert len(m) > 90
+    p = r.summary["randomized"]["perturbed"]
+    assert p["beta"] == 0.5 and p["relative_gap"] < 1e-4
+    check(s, r.pairs, 3, 6)
+    limited = papermatch.assign(s, objective="perturbed", bad_match_thresholds=[0.3])
+    lim = limited.summary["randomized"]["perturbed"]["bad_match_limits"][0]
+    assert lim["expected"] <= lim["limit"] + 1e-9
+
+
+def test_wef1_is_envy_free_up_to_one():
+    rng = np.random.default_rng(7)
+    s = rng.random((30, 45))
+    r = papermatch.assign(s, objective="wef1")
+    assert r.method == "wef1"
+    assert r.summary["wef1"]["envy"]["wef1"]
+    check(s, r.pairs, 3, 6)
+    assert r.total <= r.bound + 1e-9
+
+
 def test_rules_hold():
     rng = np.random.default_rng(5)
     s = rng.random((40, 50))

@@ -11,6 +11,7 @@ use papermatch::generate::{GenerateSpec, Layout};
 use papermatch::io::{ReadOptions, VenueFiles};
 use papermatch::model::BidLevel;
 use papermatch::solve::fair::{FairOptions, Objective};
+use papermatch::solve::perturbed::Perturbation;
 use papermatch::solve::randomized::ProbabilityCaps;
 use papermatch::solve::rules::{Bound, Rule, RuleOptions};
 use papermatch::solve::{Randomization, Requirements, RuleSet, SolveOptions, SolverKind};
@@ -423,10 +424,20 @@ pub struct RequirementArgs {
     /// Seed of the randomized sample: the same seed gives the same assignment.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// What to maximise: total affinity, or the worst-off paper's total first and then the
-    /// total (max-min, lexicographic).
+    /// What to maximise: total affinity; the worst-off paper's total first and then the
+    /// total (max-min, lexicographic); Σ w·(x − βx²) over fractional assignments, then one
+    /// sample (perturbed maximization, randomized); or the highest total of an envy-free
+    /// picking sequence (WEF1).
     #[arg(long, value_enum, default_value = "total")]
     pub objective: ObjectiveArg,
+    /// β of --objective perturbed: a pair's marginal value falls from w at probability 0 to
+    /// w·(1 − 2β) at probability 1; larger spreads each paper over more reviewers.
+    #[arg(long, default_value_t = papermatch::solve::perturbed::DEFAULT_BETA, value_name = "BETA")]
+    pub perturbation: f64,
+    /// With --objective perturbed: the expected number of assigned pairs scoring below T may
+    /// not exceed the unperturbed optimum's (repeatable).
+    #[arg(long = "bad-match-threshold", value_name = "T")]
+    pub bad_match_thresholds: Vec<f64>,
     /// Max-min rounds for --objective fair: after each round but the last, the papers at the
     /// minimum keep their reviewers and the next round raises the minimum of the others.
     #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
@@ -557,6 +568,10 @@ pub enum ObjectiveArg {
     Total,
     /// The worst-off paper first, then total affinity.
     Fair,
+    /// Perturbed maximization (randomized): Σ w·(x − βx²), then one sample.
+    Perturbed,
+    /// A picking sequence that is weighted envy-free up to one reviewer (FairSequence).
+    Wef1,
 }
 
 impl RequirementArgs {
@@ -569,14 +584,16 @@ impl RequirementArgs {
             Some(t) => Some(papermatch::model::score_to_units(t)),
             None => None,
         };
-        if self.objective == ObjectiveArg::Total && min_paper_score.is_none() {
+        let objective = match self.objective {
+            ObjectiveArg::Total | ObjectiveArg::Perturbed => Objective::Total,
+            ObjectiveArg::Fair => Objective::Fair,
+            ObjectiveArg::Wef1 => Objective::Wef1,
+        };
+        if objective == Objective::Total && min_paper_score.is_none() {
             return Ok(None);
         }
         Ok(Some(FairOptions {
-            objective: match self.objective {
-                ObjectiveArg::Total => Objective::Total,
-                ObjectiveArg::Fair => Objective::Fair,
-            },
+            objective,
             rounds: self.fair_rounds as usize,
             min_paper_score,
             iterations: self.fair_iterations,
@@ -592,24 +609,51 @@ impl RequirementArgs {
         progress: bool,
     ) -> anyhow::Result<Requirements> {
         let rules = self.rule.rule_set(venue, self.candidates)?;
-        let randomized = if self.max_probability.is_some() || self.probability_limits.is_some() {
-            let q = self.max_probability.unwrap_or(1.0);
-            if !(q > 0.0 && q <= 1.0) {
-                anyhow::bail!(papermatch::Error::Options(format!(
-                    "--max-probability {q} must lie in (0, 1]"
-                )));
-            }
-            let pairs = match &self.probability_limits {
-                Some(path) => papermatch::io::formats::read_probability_limits(path, venue)?,
-                None => Vec::new(),
+        let perturbed = self.objective == ObjectiveArg::Perturbed;
+        if !perturbed && !self.bad_match_thresholds.is_empty() {
+            anyhow::bail!(papermatch::Error::Options(
+                "--bad-match-threshold limits perturbed maximization: add --objective perturbed"
+                    .into()
+            ));
+        }
+        let randomized =
+            if perturbed || self.max_probability.is_some() || self.probability_limits.is_some() {
+                let q = self.max_probability.unwrap_or(1.0);
+                if !(q > 0.0 && q <= 1.0) {
+                    anyhow::bail!(papermatch::Error::Options(format!(
+                        "--max-probability {q} must lie in (0, 1]"
+                    )));
+                }
+                let pairs = match &self.probability_limits {
+                    Some(path) => papermatch::io::formats::read_probability_limits(path, venue)?,
+                    None => Vec::new(),
+                };
+                let perturbation = perturbed
+                    .then(|| -> anyhow::Result<Perturbation> {
+                        let beta = self.perturbation;
+                        if !(beta.is_finite() && beta >= 0.0) {
+                            anyhow::bail!(papermatch::Error::Options(format!(
+                                "--perturbation {beta} must be a number ≥ 0 (0.5 is the default)"
+                            )));
+                        }
+                        Ok(Perturbation {
+                            beta,
+                            bad_match_thresholds: self
+                                .bad_match_thresholds
+                                .iter()
+                                .map(|&t| papermatch::model::score_to_units(t))
+                                .collect(),
+                        })
+                    })
+                    .transpose()?;
+                Some(Randomization {
+                    caps: ProbabilityCaps { default: q, pairs },
+                    seed: self.seed,
+                    perturbation,
+                })
+            } else {
+                None
             };
-            Some(Randomization {
-                caps: ProbabilityCaps { default: q, pairs },
-                seed: self.seed,
-            })
-        } else {
-            None
-        };
         Ok(Requirements {
             fair: self.fair_options()?,
             rules,

@@ -15,6 +15,7 @@ use serde::Serialize;
 
 use super::SCHEMA_VERSION;
 use crate::model::{PaperIdx, ReviewerIdx, SCORE_SCALE, Venue, format_units, units_to_score};
+use crate::solve::wef1::Envy;
 use crate::solve::{Assignment, Problem, SolveOptions, verify};
 
 /// How to evaluate.
@@ -172,6 +173,8 @@ pub struct Evaluation {
     /// For a randomized assignment whose marginal probabilities are given: how random it is.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub randomness: Option<Randomness>,
+    /// Whether any paper envies another's reviewers beyond one, weighed by demand (WEF1).
+    pub envy: Envy,
 }
 
 /// How random a randomized assignment is, from its marginal probabilities `x` (the figures Xu
@@ -365,6 +368,7 @@ pub fn evaluate(
             })
         },
         randomness: None,
+        envy: crate::solve::wef1::envy(pb, a),
     }
 }
 
@@ -405,6 +409,19 @@ impl Evaluation {
                 format!("{:.4} / {:.4} / {:.4}", d.p75, d.p90, d.max),
             ),
             ("Gini of paper totals", format!("{:.4}", d.gini)),
+            (
+                "envy-free up to one",
+                match (&self.envy.worst_ratio, &self.envy.worst_pair) {
+                    (Some(x), Some((i, j))) => format!(
+                        "{} (worst ratio {x:.4}: {i} towards {j})",
+                        if self.envy.wef1 { "yes" } else { "no" }
+                    ),
+                    (None, Some((i, j))) => {
+                        format!("no ({i} values its own reviewers at 0 and envies {j})")
+                    }
+                    _ => "yes".into(),
+                },
+            ),
             (
                 "papers without expert",
                 format!(

@@ -14,7 +14,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::error::Result;
-use crate::model::{format_units, units_to_score};
+use crate::model::{SCORE_SCALE, format_units, units_to_score};
 use crate::solve::randomized::{Marginals, PROB_SCALE};
 use crate::solve::{Assignment, Outcome, Problem, Requirements, Solution};
 use evaluate::Distribution;
@@ -78,6 +78,9 @@ pub struct Summary {
     /// For `--no-review-cycles`: what the rule cost and did.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cycles: Option<CycleSummary>,
+    /// For `--objective wef1`: the sequence's figures and the envy of the result.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wef1: Option<Wef1Figures>,
     /// The solver used.
     pub solver: String,
     /// Whether the result is proven optimal (certificate checked over every eligible pair).
@@ -146,6 +149,57 @@ pub struct RandomizedFigures {
     /// With the fair objective: a proven upper bound on `expected_worst_paper` under the caps.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expected_worst_bound: Option<f64>,
+    /// Perturbed maximization: its objective and what is proven about it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub perturbed: Option<PerturbedSummary>,
+}
+
+/// Figures of an envy-free sequence (`--objective wef1`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Wef1Figures {
+    /// The total of the picking sequence and its repairs, before improvement.
+    pub sequence_total: f64,
+    /// The total after the swaps that keep WEF1.
+    pub total: f64,
+    /// The plain optimum (an upper bound on any assignment's total).
+    pub plain_optimum: f64,
+    /// `100 · (plain_optimum − total) / plain_optimum`.
+    pub loss_percent: f64,
+    /// Exchanges made to complete papers or meet minimum loads (they may break WEF1).
+    pub repairs: usize,
+    /// Swaps that raised the total and kept WEF1.
+    pub improvements: usize,
+    /// The envy of the result, checked over every ordered pair of papers.
+    pub envy: crate::solve::wef1::Envy,
+}
+
+/// Figures of perturbed maximization (`--objective perturbed`).
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct PerturbedSummary {
+    /// β in `f(x) = x − β x²`.
+    pub beta: f64,
+    /// `Σ w f(x)` of the marginals.
+    pub objective: f64,
+    /// A proven upper bound on it over every fractional assignment under the caps and limits.
+    pub bound: f64,
+    /// `(bound − objective) / bound`.
+    pub relative_gap: f64,
+    /// Flow solves run.
+    pub solves: usize,
+    /// Each bad-match threshold with its limit (the unperturbed optimum's expected count) and
+    /// the marginals' expected count.
+    pub bad_match_limits: Vec<BadMatchSummary>,
+}
+
+/// One bad-match limit of a perturbed run.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct BadMatchSummary {
+    /// Pairs scoring below this are bad matches.
+    pub threshold: f64,
+    /// The unperturbed optimum's expected count.
+    pub limit: f64,
+    /// The marginals' expected count (≤ `limit`).
+    pub expected: f64,
 }
 
 /// Figures of a fair assignment (`--objective fair`, `--min-paper-score`): what was found and
@@ -307,6 +361,7 @@ pub fn summarize(pb: &Problem<'_>, a: &Assignment) -> Summary {
         fair: None,
         rules: None,
         cycles: None,
+        wef1: None,
         solver: String::new(),
         optimal: false,
         candidate_pairs: 0,
@@ -366,6 +421,19 @@ pub fn summarize_outcome(pb: &Problem<'_>, req: &Requirements, outcome: &Outcome
             0.0
         },
     });
+    summary.wef1 = outcome.wef1.as_ref().map(|w| Wef1Figures {
+        sequence_total: units_to_score(w.sequence_total),
+        total: units_to_score(w.total),
+        plain_optimum: units_to_score(outcome.bound),
+        loss_percent: if outcome.bound > 0 {
+            100.0 * (outcome.bound - w.total) as f64 / outcome.bound as f64
+        } else {
+            0.0
+        },
+        repairs: w.repairs,
+        improvements: w.improvements,
+        envy: w.envy.clone(),
+    });
     summary.randomized = outcome.randomized.as_ref().map(|r| RandomizedFigures {
         seed: r.seed,
         expected_affinity: r.marginals.expected_affinity(),
@@ -376,10 +444,31 @@ pub fn summarize_outcome(pb: &Problem<'_>, req: &Requirements, outcome: &Outcome
             pb,
             &r.marginals.pairs(),
             Some(units_to_score(r.deterministic_optimum)),
-            &[],
+            &r.perturbed.as_ref().map_or_else(Vec::new, |f| {
+                f.bad_matches
+                    .iter()
+                    .map(|b| units_to_score(b.threshold))
+                    .collect()
+            }),
         ),
         expected_worst_paper: r.worst.as_ref().map(|w| units_to_score(w.value)),
         expected_worst_bound: r.worst.as_ref().map(|w| units_to_score(w.bound)),
+        perturbed: r.perturbed.as_ref().map(|f| PerturbedSummary {
+            beta: f.beta,
+            objective: f.objective / SCORE_SCALE as f64,
+            bound: f.bound / SCORE_SCALE as f64,
+            relative_gap: f.relative_gap(),
+            solves: f.solves,
+            bad_match_limits: f
+                .bad_matches
+                .iter()
+                .map(|b| BadMatchSummary {
+                    threshold: units_to_score(b.threshold),
+                    limit: b.limit,
+                    expected: b.expected,
+                })
+                .collect(),
+        }),
     });
     summary
 }
@@ -458,12 +547,32 @@ impl Summary {
                 "randomized (seed {}): expected affinity {:.6} = {:.4} of the deterministic optimum {:.6}; largest pair probability {:.3}\n",
                 r.seed, r.expected_affinity, r.ratio_to_optimum, r.deterministic_optimum, r.max_probability_used
             ));
+            if let Some(f) = &r.perturbed {
+                s.push_str(&format!(
+                    "perturbed (β = {}): Σ w·(x − βx²) = {:.6}, proven bound {:.6} (relative gap {:.2e}) in {} flow solves\n",
+                    f.beta, f.objective, f.bound, f.relative_gap, f.solves
+                ));
+                for b in &f.bad_match_limits {
+                    s.push_str(&format!(
+                        "  pairs below {}: {:.3} expected, at most {:.3} (the unperturbed optimum's)\n",
+                        b.threshold, b.expected, b.limit
+                    ));
+                }
+            }
             if let (Some(w), Some(b)) = (r.expected_worst_paper, r.expected_worst_bound) {
                 s.push_str(&format!(
                     "fair under the caps: worst expected paper total {w:.6}, proven bound {b:.6} (gap {:.6})\n",
                     b - w
                 ));
             }
+        }
+        if let Some(w) = &self.wef1 {
+            s.push_str(&format!(
+                "envy-free sequence: WEF1 {} (worst ratio {}); sequence total {:.6}, {} swaps to {:.6}, {:.3} % below the plain optimum {:.6}; {} repairs\n",
+                if w.envy.wef1 { "holds" } else { "FAILS" },
+                w.envy.worst_ratio.map_or("infinite".into(), |x| format!("{x:.4}")),
+                w.sequence_total, w.improvements, w.total, w.loss_percent, w.plain_optimum, w.repairs
+            ));
         }
         if let Some(c) = &self.cycles {
             s.push_str(&format!(

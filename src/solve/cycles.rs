@@ -202,6 +202,17 @@ pub fn assign_without_cycles(
                 .into(),
         ));
     }
+    if req
+        .fair
+        .as_ref()
+        .is_some_and(|f| f.objective == super::fair::Objective::Wef1)
+    {
+        return Err(Error::Options(
+            "--no-review-cycles with --objective wef1: breaking a cycle moves reviewers without \
+             regard to envy, so the result would no longer be WEF1; use one or the other"
+                .into(),
+        ));
+    }
     if rule.authors.len() != problem.n_papers() {
         return Err(Error::Options(
             "the cycle rule's authors do not match the problem's papers".into(),
@@ -639,6 +650,7 @@ fn solve_penalised(
         must: None,
         adjust: Some(&adjust),
         max_adjust: &|_| 0,
+        segments: None,
     };
     let max_demand = problem.demand.iter().copied().max().unwrap_or(0) as usize;
     let per_paper = match opts.candidates {
@@ -690,6 +702,7 @@ fn solve_penalised(
         rules: None,
         randomized: None,
         cycles: None,
+        wef1: None,
     };
     Ok((outcome, next))
 }

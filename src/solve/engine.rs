@@ -6,10 +6,10 @@
 //! each pair `(p, r)` given its own capacity in those units, optionally a tree of group nodes
 //! under every paper ([`Structure`], the nested composition rules) and an adjustment of every
 //! pair's cost (the Lagrangian bonuses of crossing rules). The randomized method uses it with
-//! capacities `q_pr · scale` (probability caps), the rules with their group nodes, and both
-//! together. The plain solver ([`super::flow`]) keeps its own unit-capacity loop, which
-//! warm-starts from 0/1 assignments, and shares the candidates, the widening step and the
-//! pricing scan with this one.
+//! capacities `q_pr · scale` (probability caps), the rules with their group nodes, both
+//! together, and perturbed maximization with each pair as a chain of pieces (`segments`). The
+//! plain solver ([`super::flow`]) keeps its own unit-capacity loop, which warm-starts from 0/1
+//! assignments, and shares the candidates, the widening step and the pricing scan with this one.
 //!
 //! 1. **Candidates**: each paper's best eligible reviewers and each reviewer's best papers
 //!    ([`super::flow`]'s choice), pairs of capacity 0 left out.
@@ -51,7 +51,15 @@ pub(crate) struct PairNetwork<'n> {
     pub adjust: Option<&'n (dyn Fn(usize, u32) -> i64 + Sync)>,
     /// The largest adjustment of each paper's pairs (for pricing the implicit zeros).
     pub max_adjust: &'n (dyn Fn(usize) -> i64 + Sync),
+    /// A concave profit on each pair instead of a linear one: the pieces of pair `(p, r)` (its
+    /// capacity and score given) as `(width, cost)` arcs, cheapest first, widths summing to the
+    /// capacity. The pricing step still prices a pair at its score, which is then the slope of
+    /// its profit at 0 (the perturbed objective's, see [`super::perturbed`]).
+    pub segments: Option<&'n Segments<'n>>,
 }
+
+/// The pieces of a pair with a concave profit: `(p, r, capacity, score)` to `(width, cost)` arcs.
+pub(crate) type Segments<'a> = dyn Fn(usize, u32, i32, i64) -> Vec<(i32, i64)> + Sync + 'a;
 
 /// Builds the [`Structure`] of a candidate graph (candidate reviewers by paper).
 pub(crate) type BuildStructure<'a> = dyn Fn(&[Vec<u32>]) -> Structure + Sync + 'a;
@@ -230,8 +238,8 @@ pub(crate) fn solve_from(
         let structure = net.structure.map(|build| build(&pairs));
         let st = structure.as_ref();
         let n = np + nr + 1 + st.map_or(0, |st| st.extra_nodes);
-        let (arcs, excess) = arcs(net, st, &pairs);
-        if let Some(short) = shortfall(n, &arcs, &excess) {
+        let built = arcs(net, st, &pairs);
+        if let Some(short) = shortfall(n, &built.arcs, &built.balance) {
             if full {
                 return Ok(Pruned::Infeasible(short, structure.unwrap_or_default()));
             }
@@ -253,8 +261,8 @@ pub(crate) fn solve_from(
             }
             continue;
         }
-        let mut g = Graph::build(n, &arcs);
-        let mut excess = excess;
+        let mut g = Graph::build(n, &built.arcs);
+        let mut excess = built.balance.clone();
         let mut price = vec![0i64; g.n()];
         let mut start = None;
         // The last optimum is still a feasible flow (the new pairs carry none; a new group node
@@ -263,9 +271,9 @@ pub(crate) fn solve_from(
         // start cold.
         let warmed = previous
             .as_ref()
-            .is_some_and(|(flows, ..)| warm(net, st, &mut g, &pairs, flows));
+            .is_some_and(|(flows, ..)| warm(net, st, &mut g, &built, &pairs, flows));
         if !warmed && previous.is_some() {
-            g = Graph::build(n, &arcs);
+            g = Graph::build(n, &built.arcs);
         }
         if let (true, Some((_, potentials, gain, old_st))) = (warmed, &previous) {
             excess.fill(0);
@@ -291,24 +299,29 @@ pub(crate) fn solve_from(
         } else {
             Vec::new()
         };
+        let arc_flow = |a: usize| g.flow(g.forward[a] as usize);
+        let pair_flow = |i: usize| built.of_pair(i).map(arc_flow).sum::<i32>();
         let mut i = 0;
         let flows: Flows = pairs
             .iter()
             .map(|rs| {
                 rs.iter()
                     .map(|&r| {
-                        let f = g.flow(g.forward[i] as usize);
                         i += 1;
-                        (r, f)
+                        (r, pair_flow(i - 1))
                     })
                     .collect()
             })
             .collect();
         if found.iter().all(|row| row.is_empty()) {
-            let network = arcs
-                .iter()
-                .zip(&g.forward)
-                .map(|(&(u, v, _, _), &a)| (u as usize, v as usize, g.flow(a as usize) as i64))
+            // One arc per pair (its pieces summed), then the others.
+            let arc = |a: usize, f: i32| {
+                let (u, v, _, _) = built.arcs[a];
+                (u as usize, v as usize, f as i64)
+            };
+            let network = (0..built.ends.len())
+                .map(|i| arc(built.of_pair(i).start, pair_flow(i)))
+                .chain((built.pair_arcs()..built.arcs.len()).map(|a| arc(a, arc_flow(a))))
                 .collect();
             return Ok(Pruned::Solved(PrunedFlow {
                 flows,
@@ -343,6 +356,7 @@ fn warm(
     net: &PairNetwork<'_>,
     structure: Option<&Structure>,
     g: &mut Graph,
+    built: &Arcs,
     pairs: &[Vec<u32>],
     flows: &Flows,
 ) -> bool {
@@ -358,13 +372,23 @@ fn warm(
             if let Some(&(_, f)) = old.next_if(|&&(x, _)| x == r)
                 && f > 0
             {
-                g.push(g.forward[i] as usize, f);
+                // A pair's pieces fill cheapest first.
+                let mut left = f;
+                for a in built.of_pair(i) {
+                    let put = left.min(built.arcs[a].2);
+                    g.push(g.forward[a] as usize, put);
+                    left -= put;
+                }
+                if left > 0 {
+                    return false;
+                }
                 inflow[r as usize] += f as i64;
                 out[structure.map_or(p, |st| st.tail(p, r))] += f as i64;
             }
             i += 1;
         }
     }
+    let i = built.pair_arcs();
     for (r, &f) in inflow.iter().enumerate() {
         let over = f - pb.min_load[r] as i64 * net.scale;
         g.push(g.forward[i + r] as usize, over as i32);
@@ -411,22 +435,51 @@ fn merge(pairs: &mut [Vec<u32>], more: impl Iterator<Item = impl Iterator<Item =
     }
 }
 
+/// The arcs of a network: the pairs' (one each, or their [`Segments`]), then the reviewer arcs
+/// and the structure's, with the node balances.
+struct Arcs {
+    arcs: Vec<ArcSpec>,
+    balance: Vec<i64>,
+    /// Where each pair's arcs end (pairs in the order of `pairs`); the first pair's start at 0.
+    ends: Vec<u32>,
+}
+
+impl Arcs {
+    /// The arcs of pair `i` (in the order of `pairs`).
+    fn of_pair(&self, i: usize) -> std::ops::Range<usize> {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        start..self.ends[i] as usize
+    }
+
+    /// Arcs of all pairs.
+    fn pair_arcs(&self) -> usize {
+        self.ends.last().map_or(0, |&e| e as usize)
+    }
+}
+
 /// The pair arcs of `pairs` (in order), the reviewer arcs, the structure's arcs, and the node
 /// balances.
-fn arcs(
-    net: &PairNetwork<'_>,
-    structure: Option<&Structure>,
-    pairs: &[Vec<u32>],
-) -> (Vec<ArcSpec>, Vec<i64>) {
+fn arcs(net: &PairNetwork<'_>, structure: Option<&Structure>, pairs: &[Vec<u32>]) -> Arcs {
     let pb = net.pb;
     let np = pb.n_papers();
     let n_pairs: usize = pairs.iter().map(Vec::len).sum();
     let mut arcs = Vec::with_capacity(n_pairs + pb.n_reviewers());
+    let mut ends = Vec::with_capacity(n_pairs);
     for (p, rs) in pairs.iter().enumerate() {
         for &r in rs {
             let w = pb.affinity.get(p, r as usize) as i64 + net.adjust.map_or(0, |a| a(p, r));
-            let tail = structure.map_or(p, |st| st.tail(p, r));
-            arcs.push((tail as u32, (np + r as usize) as u32, (net.cap)(p, r), -w));
+            let tail = structure.map_or(p, |st| st.tail(p, r)) as u32;
+            let head = (np + r as usize) as u32;
+            let cap = (net.cap)(p, r);
+            match net.segments {
+                None => arcs.push((tail, head, cap, -w)),
+                Some(pieces) => arcs.extend(
+                    pieces(p, r, cap, w)
+                        .into_iter()
+                        .map(|(width, cost)| (tail, head, width, cost)),
+                ),
+            }
+            ends.push(arcs.len() as u32);
         }
     }
     arcs.extend(flow::reviewer_arcs(pb, net.scale));
@@ -438,7 +491,11 @@ fn arcs(
             *b += x;
         }
     }
-    (arcs, balance)
+    Arcs {
+        arcs,
+        balance,
+        ends,
+    }
 }
 
 /// `None` when the balances can be met on `arcs` (on `n` nodes); else what is missing.

@@ -54,6 +54,9 @@ pub enum Objective {
     Total,
     /// The worst-off paper's total first, then total affinity.
     Fair,
+    /// The highest total of a picking sequence that is weighted envy-free up to one reviewer
+    /// ([`super::wef1`]).
+    Wef1,
 }
 
 /// How to solve a fairness problem.

@@ -23,11 +23,13 @@ pub mod fair;
 pub mod flow;
 pub mod lp;
 pub mod network;
+pub mod perturbed;
 pub mod randomized;
 pub mod reassign;
 pub mod requirements;
 pub mod rules;
 pub mod verify;
+pub mod wef1;
 
 use std::time::Instant;
 

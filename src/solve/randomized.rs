@@ -39,7 +39,8 @@ pub struct ProbabilityCaps {
 }
 
 impl ProbabilityCaps {
-    fn units(q: f64) -> i32 {
+    /// A probability in units of 1/[`PROB_SCALE`], rounded down.
+    pub(crate) fn units(q: f64) -> i32 {
         (q.clamp(0.0, 1.0) * PROB_SCALE as f64 + 1e-9).floor() as i32
     }
 }
@@ -129,19 +130,8 @@ fn capped_flow(
                 .into(),
         ));
     }
-    let np = pb.n_papers();
-    let mut special: Vec<Vec<(u32, i32)>> = vec![Vec::new(); np];
-    for &(p, r, q) in &caps.pairs {
-        special[p.ix()].push((r.0, ProbabilityCaps::units(q)));
-    }
-    for row in &mut special {
-        row.sort_unstable();
-    }
+    let cap = cap_units(pb, caps);
     let default = ProbabilityCaps::units(caps.default);
-    let cap = |p: usize, r: u32| match special[p].binary_search_by_key(&r, |&(x, _)| x) {
-        Ok(i) => special[p][i].1,
-        Err(_) => default,
-    };
     let build = |pairs: &[Vec<u32>]| {
         nested.map_or_else(Default::default, |n| n.structure(pb, PROB_SCALE, pairs))
     };
@@ -153,6 +143,7 @@ fn capped_flow(
         must: nested.map(|n| n.must.as_slice()),
         adjust: None,
         max_adjust: &|_| 0,
+        segments: None,
     };
     // Each paper needs at least demand / cap reviewers: start with three times that.
     let max_demand = pb.demand.iter().copied().max().unwrap_or(0) as usize;
@@ -199,6 +190,25 @@ fn capped_flow(
         pricing_rounds: solved.pricing_rounds,
     };
     Ok((marginals, solved))
+}
+
+/// Each pair's cap in units of 1/[`PROB_SCALE`]: its own, or the default.
+pub(crate) fn cap_units(
+    pb: &Problem<'_>,
+    caps: &ProbabilityCaps,
+) -> impl Fn(usize, u32) -> i32 + Sync + use<> {
+    let mut special: Vec<Vec<(u32, i32)>> = vec![Vec::new(); pb.n_papers()];
+    for &(p, r, q) in &caps.pairs {
+        special[p.ix()].push((r.0, ProbabilityCaps::units(q)));
+    }
+    for row in &mut special {
+        row.sort_unstable();
+    }
+    let default = ProbabilityCaps::units(caps.default);
+    move |p: usize, r: u32| match special[p].binary_search_by_key(&r, |&(x, _)| x) {
+        Ok(i) => special[p][i].1,
+        Err(_) => default,
+    }
 }
 
 fn format_units_prob(x: i64) -> String {
@@ -398,6 +408,8 @@ pub struct RandomizedSolution {
     /// For the fair objective under caps: the expected total of the worst-off paper and its
     /// proven bound.
     pub worst: Option<ExpectedWorst>,
+    /// For perturbed maximization: its objective, bound and bad-match limits.
+    pub perturbed: Option<super::perturbed::PerturbedFigures>,
 }
 
 impl RandomizedSolution {
@@ -447,6 +459,66 @@ pub fn assign_randomized(
         deterministic_optimum: deterministic.objective,
         seed,
         worst: None,
+        perturbed: None,
+    })
+}
+
+/// Perturbed maximization ([`super::perturbed`]): the marginals that maximise `Σ w f(x)` under
+/// the caps (and the bad-match limits), with a proven bound, then one sample drawn with `seed`.
+/// Locked pairs have probability 1, as in [`assign_randomized`].
+pub fn assign_perturbed(
+    pb: &Problem<'_>,
+    caps: &ProbabilityCaps,
+    seed: u64,
+    opts: &super::SolveOptions,
+    perturbation: &super::perturbed::Perturbation,
+) -> Result<RandomizedSolution> {
+    pb.validate()?;
+    if let Some(d) = super::diagnose::quick(pb) {
+        return Err(Error::Infeasible(Box::new(d)));
+    }
+    let unlocked = (!pb.locks.is_empty())
+        .then(|| Unlocked::new(pb))
+        .transpose()?;
+    let reduced = unlocked.as_ref().map(|u| u.problem(pb));
+    let free = reduced.as_ref().unwrap_or(pb);
+    // The bad-match limits come from the unperturbed marginals under the same caps.
+    let reference = (!perturbation.bad_match_thresholds.is_empty())
+        .then(|| marginals_with(free, caps, opts.candidates))
+        .transpose()?;
+    let (solved, deterministic) = rayon::join(
+        || {
+            super::perturbed::marginals(
+                free,
+                caps,
+                perturbation,
+                opts.candidates,
+                reference.as_ref(),
+            )
+        },
+        || super::solve(pb, opts),
+    );
+    let ((mut marginals, mut figures), deterministic) = (solved?, deterministic?);
+    let mut assignment = sample(free, &marginals, seed);
+    add_locks(pb, &mut assignment)?;
+    marginals.add_locks(pb);
+    // The locked pairs add their full score to both sides.
+    let locked: f64 = pb
+        .locks
+        .iter()
+        .map(|&(p, r)| {
+            super::perturbed::profit(pb.affinity.get(p.ix(), r.ix()) as f64, figures.beta, 1.0)
+        })
+        .sum();
+    figures.objective += locked;
+    figures.bound += locked;
+    Ok(RandomizedSolution {
+        assignment,
+        marginals,
+        deterministic_optimum: deterministic.objective,
+        seed,
+        worst: None,
+        perturbed: Some(figures),
     })
 }
 
@@ -526,6 +598,7 @@ pub fn assign_randomized_with_rules(
             deterministic_optimum: deterministic.objective,
             seed,
             worst: None,
+            perturbed: None,
         },
         sample,
     ))
@@ -721,6 +794,7 @@ pub fn assign_randomized_fair(
         marginals,
         deterministic_optimum: deterministic.into_inner().unwrap_or(0),
         seed,
+        perturbed: None,
         worst: Some(ExpectedWorst {
             value,
             bound: bound.max(value),

@@ -28,8 +28,10 @@
 
 use super::cycles::{self, CycleFigures, CycleRule};
 use super::fair::{self, FairOptions, FairSolution, Objective};
+use super::perturbed::Perturbation;
 use super::randomized::{self, ProbabilityCaps, RandomizedSolution};
 use super::rules::{self, Group, Rule, RuleOptions, RulesSolution};
+use super::wef1::{self, Wef1Solution};
 use super::{Assignment, Problem, Solution, SolveOptions};
 use crate::error::{Error, Result};
 
@@ -69,6 +71,9 @@ pub struct Randomization {
     pub caps: ProbabilityCaps,
     /// The seed: the same seed gives the same assignment.
     pub seed: u64,
+    /// Maximise the perturbed objective `Σ w f(x)` instead of the expected total
+    /// ([`perturbed`]): perturbed maximization.
+    pub perturbation: Option<Perturbation>,
 }
 
 /// What [`assign`] found and what it proves.
@@ -98,6 +103,8 @@ pub struct Outcome {
     pub randomized: Option<RandomizedSolution>,
     /// What the cycle rule did, when asked for.
     pub cycles: Option<CycleFigures>,
+    /// The envy-free sequence's figures, for `Objective::Wef1`.
+    pub wef1: Option<Wef1Solution>,
 }
 
 impl Outcome {
@@ -120,6 +127,7 @@ impl Outcome {
             rules,
             randomized: None,
             cycles: None,
+            wef1: None,
         }
     }
 
@@ -131,9 +139,14 @@ impl Outcome {
         rules: Option<RulesSolution>,
     ) -> Outcome {
         let expected = (s.marginals.expected_scaled / randomized::PROB_SCALE as i128) as i64;
-        let (objective, bound, method) = match &s.worst {
-            Some(w) => (w.value, w.bound, "randomized-fair"),
-            None => (expected, expected, "randomized"),
+        let (objective, bound, method) = match (&s.worst, &s.perturbed) {
+            (Some(w), _) => (w.value, w.bound, "randomized-fair"),
+            (None, Some(f)) => (
+                f.objective.floor() as i64,
+                f.bound.ceil() as i64,
+                "perturbed",
+            ),
+            (None, None) => (expected, expected, "randomized"),
         };
         Outcome {
             assignment: s.assignment.clone(),
@@ -147,6 +160,7 @@ impl Outcome {
             rules,
             randomized: Some(s),
             cycles: None,
+            wef1: None,
         }
     }
 
@@ -163,6 +177,7 @@ impl Outcome {
             rules: None,
             randomized: None,
             cycles: None,
+            wef1: None,
         }
     }
 }
@@ -181,6 +196,10 @@ impl Outcome {
 /// - probability caps and the fair objective: [`randomized::assign_randomized_fair`] (the
 ///   worst paper's expected total, with a proven bound; score floors, several rounds or rules
 ///   with it are refused with the reason);
+/// - `Objective::Wef1`: [`wef1::solve_wef1`] (FairSequence, improved; its bound is the plain
+///   optimum; caps, rules, floors and cycles refused with the reason);
+/// - perturbed maximization: [`randomized::assign_perturbed`] (caps and locks kept; rules, a
+///   fair objective and cycles refused with the reason);
 /// - probability caps and hard rules whose groups nest:
 ///   [`randomized::assign_randomized_with_rules`] (crossing groups or soft rules are refused
 ///   with the reason).
@@ -193,6 +212,36 @@ pub fn assign(problem: &Problem<'_>, req: &Requirements) -> Result<Outcome> {
         let (mut outcome, figures) = cycles::assign_without_cycles(problem, &inner, rule)?;
         outcome.cycles = Some(figures);
         return Ok(outcome);
+    }
+    if let Some(f) = req.fair.as_ref().filter(|f| f.objective == Objective::Wef1) {
+        if req.randomized.is_some() || req.rules.is_some() || f.min_paper_score.is_some() {
+            return Err(Error::Options(
+                "--objective wef1 with probability caps, composition rules or a score floor: \
+                 the envy-free sequence picks one reviewer at a time by its own order and \
+                 cannot also keep those; drop them, or use another objective"
+                    .into(),
+            ));
+        }
+        // The plain optimum bounds the total of any assignment, envy-free or not.
+        let (s, plain) = rayon::join(
+            || wef1::solve_wef1(problem),
+            || super::solve(problem, &req.solve),
+        );
+        let (s, plain) = (s?, plain?);
+        return Ok(Outcome {
+            assignment: s.assignment.clone(),
+            total: s.total,
+            objective: s.total,
+            bound: plain.objective,
+            exact: s.total == plain.objective,
+            method: "wef1",
+            solution: None,
+            fair: None,
+            rules: None,
+            randomized: None,
+            cycles: None,
+            wef1: Some(s),
+        });
     }
     let fair = req
         .fair
@@ -214,6 +263,7 @@ pub fn assign(problem: &Problem<'_>, req: &Requirements) -> Result<Outcome> {
                 rules: Some(s),
                 randomized: None,
                 cycles: None,
+                wef1: None,
             })
         }
         (None, Some(f), Some(set)) => {
@@ -245,9 +295,21 @@ pub fn assign(problem: &Problem<'_>, req: &Requirements) -> Result<Outcome> {
             None,
         )),
         (Some(r), None, None) => {
-            let s = randomized::assign_randomized(problem, &r.caps, r.seed, &req.solve)?;
+            let s = match &r.perturbation {
+                Some(pert) => {
+                    randomized::assign_perturbed(problem, &r.caps, r.seed, &req.solve, pert)?
+                }
+                None => randomized::assign_randomized(problem, &r.caps, r.seed, &req.solve)?,
+            };
             Ok(Outcome::randomized(problem, s, None))
         }
+        (Some(r), _, _) if r.perturbation.is_some() => Err(Error::Options(
+            "perturbed maximization with composition rules or a fair objective: the perturbed \
+             objective is one objective of its own, and its bound is proven on the plain \
+             network, not one with group nodes; drop the rules or use --max-probability with \
+             them"
+                .into(),
+        )),
         (Some(r), None, Some(set)) => {
             let (s, rules) = randomized::assign_randomized_with_rules(
                 problem,

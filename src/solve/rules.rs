@@ -889,6 +889,7 @@ fn flow_solve(
         must: Some(&must),
         adjust: Some(adjust),
         max_adjust,
+        segments: None,
     };
     let max_demand = pb.demand.iter().copied().max().unwrap_or(0) as usize;
     let per_paper = match opts.candidates {
