@@ -12,7 +12,7 @@
 //! **How it is solved: on the flow engine, not by a quadratic-programming solver.** The
 //! objective is separable and concave, so its piecewise-linear interpolation is a minimum-cost
 //! flow in which each pair is a chain of parallel arcs (one per piece, cheapest first)
-//! ([`super::engine`]'s `segments`). Three solves refine the pieces around the last flow: pieces
+//! (the engine's `segments`). Three solves refine the pieces around the last flow: pieces
 //! of 0.1, then of 0.01 within ±0.1 of it, then of 0.001 (the marginals' grid) within ±0.01,
 //! repeated while a pair ends at the edge of its window. Each is exact for its pieces, and
 //! pricing keeps the candidate graph small: a pair outside it is priced at the slope of its

@@ -72,7 +72,7 @@ pub struct Randomization {
     /// The seed: the same seed gives the same assignment.
     pub seed: u64,
     /// Maximise the perturbed objective `Σ w f(x)` instead of the expected total
-    /// ([`perturbed`]): perturbed maximization.
+    /// ([`super::perturbed`]): perturbed maximization.
     pub perturbation: Option<Perturbation>,
 }
 
