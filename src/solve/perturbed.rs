@@ -39,7 +39,7 @@
 use super::randomized::{self, Marginals, PROB_SCALE, ProbabilityCaps};
 use super::{Problem, engine, flow};
 use crate::error::{Error, Result};
-use crate::model::{ReviewerIdx, SCORE_SCALE};
+use crate::model::SCORE_SCALE;
 
 /// The perturbation used when none is given: Xu et al. report β between 0.5 and 1; at 0.5 a
 /// pair's marginal value falls to 0 only at probability 1, so every pair is still worth
@@ -437,30 +437,7 @@ impl Solver<'_, '_> {
         }
         let solved = previous.expect("one solve ran");
         let bound = lagrangian_bound(pb, &solved, &cap, beta, &adjust);
-        let mut expected: i128 = 0;
-        let by_paper = solved
-            .flows
-            .iter()
-            .enumerate()
-            .map(|(p, row)| {
-                row.iter()
-                    .filter(|&&(_, f)| f > 0)
-                    .map(|&(r, f)| {
-                        expected += f as i128 * pb.affinity.get(p, r as usize) as i128;
-                        (ReviewerIdx(r), f)
-                    })
-                    .collect()
-            })
-            .collect();
-        Ok((
-            Marginals {
-                by_paper,
-                expected_scaled: expected,
-                candidate_pairs: solved.candidate_pairs,
-                pricing_rounds: solved.pricing_rounds,
-            },
-            bound,
-        ))
+        Ok((Marginals::of_flow(pb, &solved), bound))
     }
 }
 

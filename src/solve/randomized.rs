@@ -83,6 +83,31 @@ impl Marginals {
         }
     }
 
+    /// The marginals of an engine flow in units of 1/[`PROB_SCALE`] (its pairs with flow).
+    pub(crate) fn of_flow(pb: &Problem<'_>, solved: &engine::PrunedFlow) -> Marginals {
+        let mut expected: i128 = 0;
+        let by_paper = solved
+            .flows
+            .iter()
+            .enumerate()
+            .map(|(p, row)| {
+                row.iter()
+                    .filter(|&&(_, f)| f > 0)
+                    .map(|&(r, f)| {
+                        expected += f as i128 * pb.affinity.get(p, r as usize) as i128;
+                        (ReviewerIdx(r), f)
+                    })
+                    .collect()
+            })
+            .collect();
+        Marginals {
+            by_paper,
+            expected_scaled: expected,
+            candidate_pairs: solved.candidate_pairs,
+            pricing_rounds: solved.pricing_rounds,
+        }
+    }
+
     /// The expected total affinity.
     pub fn expected_affinity(&self) -> f64 {
         self.expected_scaled as f64 / PROB_SCALE as f64 / crate::model::SCORE_SCALE as f64
@@ -168,27 +193,7 @@ fn capped_flow(
             )));
         }
     };
-    let mut expected: i128 = 0;
-    let by_paper = solved
-        .flows
-        .iter()
-        .enumerate()
-        .map(|(p, row)| {
-            row.iter()
-                .filter(|&&(_, f)| f > 0)
-                .map(|&(r, f)| {
-                    expected += f as i128 * pb.affinity.get(p, r as usize) as i128;
-                    (ReviewerIdx(r), f)
-                })
-                .collect()
-        })
-        .collect();
-    let marginals = Marginals {
-        by_paper,
-        expected_scaled: expected,
-        candidate_pairs: solved.candidate_pairs,
-        pricing_rounds: solved.pricing_rounds,
-    };
+    let marginals = Marginals::of_flow(pb, &solved);
     Ok((marginals, solved))
 }
 
