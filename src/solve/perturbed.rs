@@ -149,7 +149,8 @@ pub fn marginals(
     };
     let mut solver = Solver {
         pb,
-        caps,
+        cap: Box::new(randomized::cap_units(pb, caps)),
+        default_cap: ProbabilityCaps::units(caps.default),
         beta,
         candidates,
         solves: 0,
@@ -272,7 +273,10 @@ fn bad_count(pb: &Problem<'_>, m: &Marginals, threshold: i64) -> f64 {
 /// The refinement of [`marginals`] for fixed bad-match multipliers.
 struct Solver<'a, 'p> {
     pb: &'a Problem<'p>,
-    caps: &'a ProbabilityCaps,
+    /// Each pair's cap in units (built once for every solve of the bisection).
+    cap: Box<dyn Fn(usize, u32) -> i32 + Sync>,
+    /// The cap of pairs without their own.
+    default_cap: i32,
     beta: f64,
     candidates: usize,
     solves: usize,
@@ -335,8 +339,7 @@ impl Solver<'_, '_> {
     /// `multipliers[i]`, and the Lagrangian bound of that penalised objective (score units).
     fn solve(&mut self, thresholds: &[i64], multipliers: &[i64]) -> Result<(Marginals, f64)> {
         let pb = self.pb;
-        let caps = self.caps;
-        let cap = randomized::cap_units(pb, caps);
+        let cap = &*self.cap;
         let penalty = |w: i64| -> i64 {
             thresholds
                 .iter()
@@ -357,7 +360,7 @@ impl Solver<'_, '_> {
             };
             (b - a, -(slope.round() as i64))
         };
-        let default_units = ProbabilityCaps::units(caps.default);
+        let default_units = self.default_cap;
         let max_demand = pb.demand.iter().copied().max().unwrap_or(0) as usize;
         // A perturbed optimum spreads each paper over more reviewers than the linear one.
         let per_paper = match self.candidates {
@@ -395,7 +398,7 @@ impl Solver<'_, '_> {
             let net = engine::PairNetwork {
                 pb,
                 scale: PROB_SCALE,
-                cap: &cap,
+                cap,
                 structure: None,
                 must: None,
                 adjust: (!thresholds.is_empty()).then_some(&adjust as _),
@@ -422,7 +425,7 @@ impl Solver<'_, '_> {
                 };
             let at_edge = window.is_some_and(|win| {
                 let old = centers.expect("a window has centers");
-                at_window_edge(&solved.flows, old, win, &cap)
+                at_window_edge(&solved.flows, old, win, cap)
             });
             previous = Some(solved);
             stage += 1;
@@ -436,7 +439,7 @@ impl Solver<'_, '_> {
             break;
         }
         let solved = previous.expect("one solve ran");
-        let bound = lagrangian_bound(pb, &solved, &cap, beta, &adjust);
+        let bound = lagrangian_bound(pb, &solved, cap, beta, &adjust);
         Ok((Marginals::of_flow(pb, &solved), bound))
     }
 }

@@ -440,13 +440,7 @@ pub fn assign_randomized(
     seed: u64,
     opts: &super::SolveOptions,
 ) -> Result<RandomizedSolution> {
-    pb.validate()?;
-    if let Some(d) = super::diagnose::quick(pb) {
-        return Err(Error::Infeasible(Box::new(d)));
-    }
-    let unlocked = (!pb.locks.is_empty())
-        .then(|| Unlocked::new(pb))
-        .transpose()?;
+    let unlocked = checked_unlocked(pb)?;
     let reduced = unlocked.as_ref().map(|u| u.problem(pb));
     let free = reduced.as_ref().unwrap_or(pb);
     // The deterministic optimum (for the ratio) is an independent solve: on the other core.
@@ -468,6 +462,18 @@ pub fn assign_randomized(
     })
 }
 
+/// Validates `pb`, diagnoses a plainly infeasible one, and takes its locks out when it has
+/// any: the start of every randomized method whose marginals are of the unlocked problem.
+fn checked_unlocked(pb: &Problem<'_>) -> Result<Option<Unlocked>> {
+    pb.validate()?;
+    if let Some(d) = super::diagnose::quick(pb) {
+        return Err(Error::Infeasible(Box::new(d)));
+    }
+    (!pb.locks.is_empty())
+        .then(|| Unlocked::new(pb))
+        .transpose()
+}
+
 /// Perturbed maximization ([`super::perturbed`]): the marginals that maximise `Σ w f(x)` under
 /// the caps (and the bad-match limits), with a proven bound, then one sample drawn with `seed`.
 /// Locked pairs have probability 1, as in [`assign_randomized`].
@@ -478,13 +484,7 @@ pub fn assign_perturbed(
     opts: &super::SolveOptions,
     perturbation: &super::perturbed::Perturbation,
 ) -> Result<RandomizedSolution> {
-    pb.validate()?;
-    if let Some(d) = super::diagnose::quick(pb) {
-        return Err(Error::Infeasible(Box::new(d)));
-    }
-    let unlocked = (!pb.locks.is_empty())
-        .then(|| Unlocked::new(pb))
-        .transpose()?;
+    let unlocked = checked_unlocked(pb)?;
     let reduced = unlocked.as_ref().map(|u| u.problem(pb));
     let free = reduced.as_ref().unwrap_or(pb);
     // The bad-match limits come from the unperturbed marginals under the same caps.
