@@ -11,6 +11,8 @@ venues).
 BIN is papermatch's release binary (default target/release/papermatch). DIR, when given, is
 a dense scores venue (`papermatch generate --papers 2000 --reviewers 3000`) for FairSequence.
 
+It first runs every venue that openreview-matcher's own FairSequence tests build (their test
+file is executed with the solver wrapped to record its arguments), then random venues.
 For each venue it prints both objectives, their relative difference, both times, and WEF1
 checked here (independently of either tool) on both assignments. Times: openreview's solve()
 alone; papermatch's whole process (reading the CSV included).
@@ -46,6 +48,7 @@ def load_matcher(path):
     import importlib
     pm = importlib.import_module("matcher.solvers.perturbed_maximization_solver")
     fs = importlib.import_module("matcher.solvers.fairsequence")
+    importlib.import_module("matcher.solvers.core")
     return pm.PerturbedMaximizationSolver, fs.FairSequence
 
 
@@ -62,6 +65,20 @@ def write_venue(d, scores, conflicts=None):
             w.writerow(["paper_id", "reviewer_id"])
             for p, r in zip(*np.nonzero(conflicts)):
                 w.writerow([f"p{p}", f"r{r}"])
+
+
+def write_loads(d, demands, minimums, maximums):
+    """papers.csv with each paper's demand, reviewers.csv with each reviewer's loads."""
+    with open(os.path.join(d, "papers.csv"), "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["paper_id", "title", "demand"])
+        for p, k in enumerate(demands):
+            w.writerow([f"p{p}", f"paper {p}", k])
+    with open(os.path.join(d, "reviewers.csv"), "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["reviewer_id", "min_load", "max_load"])
+        for r, (lo, hi) in enumerate(zip(minimums, maximums)):
+            w.writerow([f"r{r}", lo, hi])
 
 
 def run_papermatch(binary, d, demand, max_load, extra):
@@ -89,10 +106,12 @@ def wef1(values, x, demand):
     """(holds, worst ratio) of assignment x (papers x reviewers, 0/1) for values (conflicts 0)."""
     n = x.shape[0]
     worst = 0.0
-    for i in range(n):
+    wanted = demand > 0  # a paper that asks for no reviewer neither envies nor is envied
+    for i in np.nonzero(wanted)[0]:
         own = (values[i] * x[i]).sum() / demand[i]
         seen = values[i][None, :] * x  # paper i's value of each bundle's reviewers
-        rest = (seen.sum(axis=1) - seen.max(axis=1)) / demand
+        rest = np.zeros(n)
+        rest[wanted] = (seen.sum(axis=1) - seen.max(axis=1))[wanted] / demand[wanted]
         rest[i] = 0.0
         m = rest.max()
         if own > 0:
@@ -152,6 +171,88 @@ def fairsequence(FairSequence, binary, name, scores, conflicts, demand, max_load
           f"{ours_s:.3f} s; plain optimum {s['wef1']['plain_optimum']:.6f}")
 
 
+def their_venues(matcher_dir, FairSequence):
+    """Every venue that openreview-matcher's own FairSequence tests build: their test file is
+    run with the solver wrapped to record its arguments (minimums, maximums, demands, scores as
+    papers x reviewers, constraints, whether zero scores are allowed)."""
+    venues = []
+
+    class Recording(FairSequence):
+        def __init__(self, minimums, maximums, demands, encoder, *args, **kwargs):
+            venues.append((list(minimums), list(maximums), list(demands),
+                           np.array(encoder.aggregate_score_matrix, dtype=float),
+                           np.array(encoder.constraint_matrix),
+                           kwargs.get("allow_zero_score_assignments", False)))
+            super().__init__(minimums, maximums, demands, encoder, *args, **kwargs)
+
+    class Raises:
+        def __init__(self, *exceptions):
+            self.exceptions = exceptions
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, kind, value, tb):
+            return kind is not None and issubclass(kind, self.exceptions)
+
+    sys.modules["matcher.solvers"].FairSequence = Recording
+    sys.modules["matcher.solvers"].SolverException = sys.modules[
+        "matcher.solvers.core"].SolverException
+    sys.modules.setdefault("pytest", types.SimpleNamespace(raises=Raises))
+    conftest = types.ModuleType("conftest")
+    conftest.assert_arrays = lambda a, b, **kw: None
+    sys.modules["conftest"] = conftest
+    import importlib.util
+    path = os.path.join(matcher_dir, "tests", "test_solvers_fairsequence.py")
+    spec = importlib.util.spec_from_file_location("their_fairsequence_tests", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    for name in sorted(n for n in dir(module) if n.startswith("test_")):
+        try:
+            getattr(module, name)()
+        except Exception as e:  # a test of theirs may fail on its own; its venue still counts
+            print(f"  (their {name}: {type(e).__name__})", file=sys.stderr)
+    return venues
+
+
+def their_test_venues(matcher_dir, FairSequence, binary):
+    """FairSequence and papermatch --objective wef1 on each venue of their own tests."""
+    for k, (mins, maxs, demands, scores, constraints, zeros) in enumerate(
+            their_venues(matcher_dir, FairSequence)):
+        n_papers, n_reviewers = scores.shape
+        conflicts = constraints != 0  # FairSequence never picks a constrained pair
+        enc = types.SimpleNamespace(aggregate_score_matrix=scores,
+                                    constraint_matrix=constraints)
+        try:
+            x = np.asarray(FairSequence(mins, maxs, demands, enc,
+                                        allow_zero_score_assignments=zeros).solve())
+            theirs_x = x if x.shape == scores.shape else x.T
+        except Exception as e:
+            theirs_x = None
+            failure = type(e).__name__
+        values = np.where(conflicts, 0.0, scores)
+        dem = np.array(demands, dtype=float)
+        with tempfile.TemporaryDirectory() as d:
+            # papermatch keeps scores in 32-bit fixed point: scale large ones down (totals are
+            # computed below from the original scores, and WEF1 does not depend on the scale).
+            write_venue(d, scores / max(1.0, np.abs(scores).max()), conflicts)
+            write_loads(d, demands, mins, maxs)
+            out = os.path.join(d, "assignment.csv")
+            run = subprocess.run([binary, "assign", d, "-q", "-o", out, "--objective", "wef1",
+                                  "--allow-any-score"],
+                                 capture_output=True, text=True)
+            ours_x = read_assignment(out, n_papers, n_reviewers) if run.returncode == 0 else None
+        def show(x):
+            if x is None:
+                return "no assignment"
+            return f"{float((scores * x).sum()):.6f} (WEF1 {wef1(values, x, dem)[0]})"
+        theirs = show(theirs_x) if theirs_x is not None else f"fails ({failure})"
+        ours = show(ours_x) if ours_x is not None else \
+            f"refuses: {run.stderr.strip().splitlines()[-1] if run.stderr.strip() else '?'}"
+        print(f"wef1 their test venue {k} ({n_papers}x{n_reviewers}, zero scores "
+              f"{'allowed' if zeros else 'forbidden'}): openreview {theirs}; papermatch {ours}")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("matcher")
@@ -159,6 +260,7 @@ def main():
     ap.add_argument("--dense", help="a dense scores venue for FairSequence (2,000 x 3,000)")
     a = ap.parse_args()
     Perturbed, FairSequence = load_matcher(a.matcher)
+    their_test_venues(a.matcher, FairSequence, a.papermatch)
     for seed in (1, 2, 3):
         for beta in (0.5, 1.0):
             perturbed(Perturbed, a.papermatch, seed, 10, 15, 3, 3, beta)

@@ -689,6 +689,7 @@ fn solve_penalised(
         flows: flow.flows,
         potentials: flow.potentials,
         moved: None,
+        prices_only: false,
     };
     let outcome = Outcome {
         assignment,

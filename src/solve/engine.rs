@@ -132,6 +132,10 @@ pub(crate) struct Start {
     /// capacity) and the pair costs moved by at most `eps` since: the solve then starts from the
     /// flow and its potentials at that scale. `None`: only the candidate pairs are reused.
     pub moved: Option<i64>,
+    /// The flows are not a flow of the network (their amounts are ignored), but the potentials
+    /// are within about `moved` of optimal ones: the solve starts from no flow and these prices
+    /// at that scale. Any prices give the same optimum; good ones save most of the pushes.
+    pub prices_only: bool,
 }
 
 /// An optimal flow of a [`PairNetwork`], proven optimal over every eligible pair (over the
@@ -173,6 +177,31 @@ pub(crate) struct Shortfall {
 /// otherwise a small instance takes the full graph at once.
 pub(crate) fn solve(net: &PairNetwork<'_>, per_paper: usize, explicit: bool) -> Result<Pruned> {
     solve_from(net, per_paper, explicit, None, true)
+}
+
+/// The candidate pairs [`solve_from`] starts from without a [`Start`]: each paper's
+/// `per_paper` best eligible reviewers and each reviewer's best papers, or every eligible pair
+/// on a small instance (unless `explicit`); pairs without capacity left out.
+pub(crate) fn first_pairs(
+    net: &PairNetwork<'_>,
+    per_paper: usize,
+    explicit: bool,
+) -> Vec<Vec<u32>> {
+    let pb = net.pb;
+    let (np, nr) = (pb.n_papers(), pb.n_reviewers());
+    let max_load = pb.max_load.iter().copied().max().unwrap_or(0) as usize;
+    let per_paper = per_paper.max(1);
+    let per_reviewer = (2 * max_load).max(per_paper / 2).max(6);
+    let full = (!explicit && np * nr <= FULL_GRAPH_PAIRS) || per_paper >= nr;
+    let mut pairs = if full {
+        flow::all_eligible(pb)
+    } else {
+        flow::candidates(pb, per_paper, per_reviewer)
+    };
+    pairs.par_iter_mut().enumerate().for_each(|(p, rs)| {
+        rs.retain(|&r| (net.cap)(p, r) > 0);
+    });
+    pairs
 }
 
 /// [`solve`], starting from an earlier optimum ([`Start`]) when given one: its candidate pairs
@@ -218,22 +247,27 @@ pub(crate) fn solve_from(
         }
         s
     });
-    let mut pairs = keep(match &start {
+    let mut pairs = match &start {
         Some(s) if !full => s
             .flows
             .iter()
             .map(|row| row.iter().map(|&(r, _)| r).collect())
             .collect(),
-        _ if full => flow::all_eligible(pb),
-        _ => flow::candidates(pb, per_paper, per_reviewer),
-    });
+        _ => first_pairs(net, per_paper, explicit),
+    };
     if let (Some(must), false) = (net.must, full) {
         merge(&mut pairs, must.iter().map(|row| row.iter().copied()));
     }
     let mut pricing_rounds = 0;
+    // Prices to start the first solve from, without a flow (`Start::prices_only`).
+    let mut prices_only = start
+        .as_ref()
+        .filter(|s| s.prices_only)
+        .and_then(|s| Some((s.potentials.clone(), s.moved?)));
     // The last optimum: its flows, its potentials, and the largest gain priced in since.
-    let mut previous: Option<(Flows, Vec<i64>, i64, Option<Structure>)> =
-        start.and_then(|s| Some((s.flows, s.potentials, s.moved?, None)));
+    let mut previous: Option<(Flows, Vec<i64>, i64, Option<Structure>)> = start
+        .filter(|s| !s.prices_only)
+        .and_then(|s| Some((s.flows, s.potentials, s.moved?, None)));
     loop {
         let structure = net.structure.map(|build| build(&pairs));
         let st = structure.as_ref();
@@ -291,6 +325,12 @@ pub(crate) fn solve_from(
                 }
             }
             start = Some(*gain);
+        } else if let Some((potentials, eps)) = prices_only.take() {
+            let k = g.n() as i64 + 1;
+            for (x, &pi) in price.iter_mut().zip(&potentials[..np + nr + 1]) {
+                *x = pi * k;
+            }
+            start = Some(eps);
         }
         g.min_cost_flow(&mut excess, &mut price, start)?;
         let potentials = g.certificate(&price)?;
@@ -427,7 +467,7 @@ fn warm(
 }
 
 /// Adds each paper's new reviewers to its sorted candidate list.
-fn merge(pairs: &mut [Vec<u32>], more: impl Iterator<Item = impl Iterator<Item = u32>>) {
+pub(crate) fn merge(pairs: &mut [Vec<u32>], more: impl Iterator<Item = impl Iterator<Item = u32>>) {
     for (row, add) in pairs.iter_mut().zip(more) {
         row.extend(add);
         row.sort_unstable();
@@ -511,7 +551,7 @@ fn shortfall(n: usize, arcs: &[ArcSpec], excess: &[i64]) -> Option<Shortfall> {
 
 /// For each paper, the eligible pairs outside `pairs` (with capacity) whose reduced profit under
 /// `pot` is positive, with that profit, at most `limit`, most profitable first.
-fn price_pruned(
+pub(crate) fn price_pruned(
     net: &PairNetwork<'_>,
     structure: Option<&Structure>,
     pairs: &[Vec<u32>],
