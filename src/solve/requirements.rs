@@ -26,14 +26,16 @@
 //! # Ok::<(), papermatch::Error>(())
 //! ```
 
-use super::cycles::{self, CycleFigures, CycleRule};
-use super::fair::{self, FairOptions, FairSolution, Objective};
-use super::perturbed::Perturbation;
-use super::randomized::{self, ProbabilityCaps, RandomizedSolution};
-use super::rules::{self, Group, Rule, RuleOptions, RulesSolution};
-use super::wef1::{self, Wef1Solution};
-use super::{Assignment, Problem, Solution, SolveOptions};
 use crate::error::{Error, Result};
+use crate::solve::{
+    Assignment, Problem, Solution, SolveOptions,
+    methods::cycles::{self, CycleFigures, CycleRule},
+    methods::fair::{self, FairOptions, FairSolution, Objective},
+    methods::perturbed::Perturbation,
+    methods::randomized::{self, ProbabilityCaps, RandomizedSolution},
+    methods::rules::{self, Group, Rule, RuleOptions, RulesSolution},
+    methods::wef1::{self, Wef1Solution},
+};
 
 /// Everything a run asks for beyond the [`Problem`] itself. The default asks for the assignment
 /// of highest total affinity, solved by the exact flow solver.
@@ -72,7 +74,7 @@ pub struct Randomization {
     /// The seed: the same seed gives the same assignment.
     pub seed: u64,
     /// Maximise the perturbed objective `Σ w f(x)` instead of the expected total
-    /// ([`super::perturbed`]): perturbed maximization.
+    /// ([`crate::solve::methods::perturbed`]): perturbed maximization.
     pub perturbation: Option<Perturbation>,
 }
 
@@ -198,13 +200,25 @@ impl Outcome {
 ///   with it are refused with the reason);
 /// - `Objective::Wef1`: [`wef1::solve_wef1`] (FairSequence, improved; its bound is the plain
 ///   optimum; caps, rules, floors and cycles refused with the reason);
-/// - perturbed maximization: [`randomized::assign_perturbed`] (caps and locks kept; rules, a
+/// - perturbed maximization: [`perturbed::assign_perturbed`](crate::solve::perturbed::assign_perturbed) (caps and locks kept; rules, a
 ///   fair objective and cycles refused with the reason);
 /// - probability caps and hard rules whose groups nest:
 ///   [`randomized::assign_randomized_with_rules`] (crossing groups or soft rules are refused
 ///   with the reason).
 pub fn assign(problem: &Problem<'_>, req: &Requirements) -> Result<Outcome> {
     if let Some(rule) = &req.cycles {
+        if req
+            .fair
+            .as_ref()
+            .is_some_and(|f| f.objective == Objective::Wef1)
+        {
+            return Err(Error::Options(
+                "--no-review-cycles with --objective wef1: breaking a cycle moves reviewers \
+                 without regard to envy, so the result would no longer be WEF1; use one or the \
+                 other"
+                    .into(),
+            ));
+        }
         let inner = Requirements {
             cycles: None,
             ..req.clone()
@@ -225,7 +239,7 @@ pub fn assign(problem: &Problem<'_>, req: &Requirements) -> Result<Outcome> {
         // The plain optimum bounds the total of any assignment, envy-free or not.
         let (s, plain) = rayon::join(
             || wef1::solve_wef1(problem),
-            || super::solve(problem, &req.solve),
+            || crate::solve::solve(problem, &req.solve),
         );
         let (s, plain) = (s?, plain?);
         return Ok(Outcome {
@@ -248,7 +262,7 @@ pub fn assign(problem: &Problem<'_>, req: &Requirements) -> Result<Outcome> {
         .as_ref()
         .filter(|f| f.objective == Objective::Fair || f.min_paper_score.is_some());
     match (&req.randomized, fair, &req.rules) {
-        (None, None, None) => Ok(Outcome::plain(super::solve(problem, &req.solve)?)),
+        (None, None, None) => Ok(Outcome::plain(crate::solve::solve(problem, &req.solve)?)),
         (None, None, Some(set)) => {
             let s = rules::solve_rules(problem, &set.groups, &set.options)?;
             Ok(Outcome {
@@ -296,9 +310,9 @@ pub fn assign(problem: &Problem<'_>, req: &Requirements) -> Result<Outcome> {
         )),
         (Some(r), None, None) => {
             let s = match &r.perturbation {
-                Some(pert) => {
-                    randomized::assign_perturbed(problem, &r.caps, r.seed, &req.solve, pert)?
-                }
+                Some(pert) => crate::solve::perturbed::assign_perturbed(
+                    problem, &r.caps, r.seed, &req.solve, pert,
+                )?,
                 None => randomized::assign_randomized(problem, &r.caps, r.seed, &req.solve)?,
             };
             Ok(Outcome::randomized(problem, s, None))

@@ -15,9 +15,16 @@ use good_lp::{
     variable,
 };
 
-use super::{Assignment, Certificate, Problem, Solution, SolveStats, Solver, diagnose, flow};
 use crate::error::{Error, Result};
 use crate::model::{ReviewerIdx, SCORE_SCALE};
+use crate::solve::{
+    Assignment, Certificate, Problem, Solution, SolveStats, Solver, engine::diagnose, engine::flow,
+};
+
+/// Venues with at most this many eligible pairs are small enough for an exact MILP through
+/// good_lp's pure-Rust backend, whatever the side constraints (the fair objective and the cycle
+/// rule use it).
+pub const SMALL_MILP_PAIRS: usize = 150;
 
 /// Solves the assignment LP with good_lp's pure-Rust backend (or HiGHS with the `highs` feature).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -16,7 +16,7 @@
 //! # Method
 //!
 //! - **Small instances** (at most [`MILP_PAIRS`] eligible pairs) are solved exactly as integer
-//!   programs through good_lp ([`super::lp`]).
+//!   programs through good_lp ([`crate::solve::engine::lp`]).
 //! - **Otherwise**, Lagrangian relaxation over the exact flow solver. For positive paper weights
 //!   `ν`, every assignment satisfies `min_p S_p ≤ Σ ν_p S_p / Σ ν_p ≤ max_x Σ ν_p S_p(x) / Σ ν_p`,
 //!   and the right side is one min-cost flow with scores `ν_p w_pr`: an upper bound on the
@@ -36,15 +36,20 @@ use std::time::Instant;
 use good_lp::variable;
 use rayon::prelude::*;
 
-use super::diagnose::{self, Diagnosis};
-use super::lp;
-use super::rules::{self, Group, RuleOptions};
-use super::{Assignment, Problem, SolveOptions, Unlocked, add_locks, solve};
 use crate::error::{Error, Result};
-use crate::model::{AffinityMatrix, PaperIdx, ReviewerIdx};
+use crate::model::{PaperIdx, ReviewerIdx};
+use crate::solve::{
+    Assignment, Problem, SolveOptions, Unlocked, add_locks,
+    engine::diagnose::{self, Diagnosis},
+    engine::lp,
+    engine::lp::SMALL_MILP_PAIRS,
+    engine::weights::{integer_weights, weighted},
+    methods::rules::{self, Group, RuleOptions},
+    solve,
+};
 
 /// Default for [`FairOptions::milp_pairs`].
-pub const MILP_PAIRS: usize = 150;
+pub const MILP_PAIRS: usize = SMALL_MILP_PAIRS;
 
 /// What to maximise.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -55,7 +60,7 @@ pub enum Objective {
     /// The worst-off paper's total first, then total affinity.
     Fair,
     /// The highest total of a picking sequence that is weighted envy-free up to one reviewer
-    /// ([`super::wef1`]).
+    /// ([`crate::solve::methods::wef1`]).
     Wef1,
 }
 
@@ -77,7 +82,7 @@ pub struct FairOptions {
     /// Instances with at most this many eligible pairs are solved exactly as integer programs
     /// (default [`MILP_PAIRS`]; 0 never).
     pub milp_pairs: usize,
-    /// Hard composition rules every paper must meet as well (see [`super::rules`]): the
+    /// Hard composition rules every paper must meet as well (see [`crate::solve::methods::rules`]): the
     /// Lagrangian flows solve under them (locked reviewers counted) and the local search keeps
     /// them.
     pub groups: Vec<Group>,
@@ -890,24 +895,6 @@ impl<'c, 'a> Core<'c, 'a> {
     }
 }
 
-/// Integer paper weights from weights on the simplex: the largest active weight becomes
-/// `max_weight`, papers not `active` weigh 1.
-pub(crate) fn integer_weights(lambda: &[f64], active: &[bool], max_weight: i64) -> Vec<i64> {
-    let top = (0..lambda.len())
-        .filter(|&p| active[p])
-        .map(|p| lambda[p])
-        .fold(0.0, f64::max);
-    (0..lambda.len())
-        .map(|p| {
-            if active[p] && top > 0.0 {
-                1 + (lambda[p] / top * (max_weight - 1) as f64).round() as i64
-            } else {
-                1
-            }
-        })
-        .collect()
-}
-
 /// The scale of Polyak's subgradient steps: halved after four iterations without a better bound.
 pub(crate) struct Polyak {
     theta: f64,
@@ -975,30 +962,6 @@ struct Move {
     from: usize,
     to: usize,
     q: Option<usize>,
-}
-
-/// The matrix with row `p` multiplied by `nu[p]` (which must not overflow: see `max_weight`).
-pub(crate) fn weighted(affinity: &AffinityMatrix, nu: &[i64]) -> AffinityMatrix {
-    match affinity {
-        AffinityMatrix::Dense(m) => {
-            let mut m = m.clone();
-            m.axis_iter_mut(ndarray::Axis(0))
-                .into_par_iter()
-                .zip(nu.par_iter())
-                .for_each(|(mut row, &v)| row.mapv_inplace(|w| (w as i64 * v) as i32));
-            AffinityMatrix::Dense(m)
-        }
-        AffinityMatrix::Sparse(s) => {
-            let mut s = s.clone();
-            for (p, &v) in nu.iter().enumerate() {
-                let (a, b) = (s.indptr[p], s.indptr[p + 1]);
-                for w in &mut s.vals[a..b] {
-                    *w = (*w as i64 * v) as i32;
-                }
-            }
-            AffinityMatrix::Sparse(s)
-        }
-    }
 }
 
 /// Euclidean projection onto the probability simplex (Duchi et al., 2008).

@@ -7,10 +7,9 @@
 //! violator: together they need more than those reviewers can take), and the minimum loads that
 //! stayed unmet.
 
-use super::Problem;
-use super::network::Graph;
 pub use crate::error::Diagnosis;
 pub(crate) use crate::error::list;
+use crate::solve::{Problem, engine::network::Graph};
 
 impl Diagnosis {
     fn totals(pb: &Problem<'_>) -> Diagnosis {

@@ -15,7 +15,7 @@
 //! rules form a laminar family (any two nested or disjoint), every paper gets a tree of group
 //! nodes: paper → group → sub-group → reviewer, with the rule's bounds as lower bounds and
 //! capacities on the group arcs. That is still a minimum-cost flow, solved exactly on the full
-//! eligible graph by the cost-scaling solver and certified by exact potentials ([`super::network::Graph`]).
+//! eligible graph by the cost-scaling solver and certified by exact potentials ([`crate::solve::engine::network::Graph`]).
 //! Groups that cannot bind for a paper (an upper bound no smaller than its eligible members) get
 //! no node.
 //!
@@ -36,10 +36,13 @@ use std::fmt;
 
 use good_lp::{Expression, variable};
 
-use super::engine::{self, Structure};
-use super::{Assignment, Problem, Unlocked, add_locks, lp};
 use crate::error::{Error, Result};
 use crate::model::{Reviewer, ReviewerIdx};
+use crate::solve::{
+    Assignment, Problem, Unlocked, add_locks,
+    engine::lp,
+    engine::{self, Structure},
+};
 
 /// Eligible pairs up to which crossing rules are solved as an integer program.
 pub const MILP_PAIRS: usize = 20_000;
@@ -356,7 +359,7 @@ pub fn solve_rules(
     opts: &RuleOptions,
 ) -> Result<RulesSolution> {
     pb.validate()?;
-    if let Some(d) = super::diagnose::quick(pb) {
+    if let Some(d) = crate::solve::engine::diagnose::quick(pb) {
         return Err(Error::Infeasible(Box::new(d)));
     }
     let unlocked = Unlocked::new(pb)?;
@@ -627,13 +630,13 @@ fn paper_bounds(pb: &Problem<'_>, groups: &[Group], soft: bool) -> Result<PaperB
             let lower = g.lower.min(pb.demand[p]).saturating_sub(have);
             let room = pb.demand[p] - locked[p].len() as u32;
             if lower > room && !soft {
-                return Err(Error::Infeasible(Box::new(super::Diagnosis {
+                return Err(Error::Infeasible(Box::new(crate::solve::Diagnosis {
                     rule_failures: vec![format!(
                         "paper {}'s locked reviewers leave room for {room} more, but it needs \
                          {lower} more with {}",
                         pb.paper_ids[p], g.label
                     )],
-                    ..super::Diagnosis::default()
+                    ..crate::solve::Diagnosis::default()
                 })));
             }
             bounds.push((lower, g.upper.saturating_sub(have)));
@@ -896,7 +899,7 @@ fn flow_solve(
         0 => (3 * max_demand + 6).max(12),
         k => k,
     };
-    match engine::solve(&net, per_paper, opts.candidates > 0)? {
+    match engine::solve_pruned(&net, per_paper, opts.candidates > 0)? {
         engine::Pruned::Solved(f) => {
             let reviewers = f
                 .flows
@@ -958,7 +961,7 @@ fn diagnose_rules(
     groups: &[&Group],
     bounds: &PaperBounds,
     blocked: Option<(Vec<usize>, u64)>,
-) -> super::Diagnosis {
+) -> crate::solve::Diagnosis {
     let mut lines = Vec::new();
     for (p, paper_bounds) in bounds.iter().enumerate() {
         for (g, group) in groups.iter().enumerate() {
@@ -1000,13 +1003,13 @@ fn diagnose_rules(
         lines.push(format!(
             "these {} paper(s) cannot all get reviewers that meet the rules: {}",
             ids.len(),
-            super::diagnose::list(&ids)
+            crate::solve::engine::diagnose::list(&ids)
         ));
     }
-    super::Diagnosis {
+    crate::solve::Diagnosis {
         rule_failures: lines,
         missing,
-        ..super::Diagnosis::default()
+        ..crate::solve::Diagnosis::default()
     }
 }
 

@@ -1,22 +1,22 @@
 //! The pruned engine: a capacitated assignment network solved on a small candidate graph, with
 //! pricing, for the methods that need more than the plain solver's unit-capacity network.
 //!
-//! The network is the plain one of [`super::verify`] (papers supply their demand, reviewers
+//! The network is the plain one of [`crate::solve::engine::verify`] (papers supply their demand, reviewers
 //! absorb between their minimum and maximum loads) with every quantity multiplied by a `scale`,
 //! each pair `(p, r)` given its own capacity in those units, optionally a tree of group nodes
 //! under every paper ([`Structure`], the nested composition rules) and an adjustment of every
 //! pair's cost (the Lagrangian bonuses of crossing rules). The randomized method uses it with
 //! capacities `q_pr · scale` (probability caps), the rules with their group nodes, both
 //! together, and perturbed maximization with each pair as a chain of pieces (`segments`). The
-//! plain solver ([`super::flow`]) keeps its own unit-capacity loop, which warm-starts from 0/1
+//! plain solver ([`crate::solve::engine::flow`]) keeps its own unit-capacity loop, which warm-starts from 0/1
 //! assignments, and shares the candidates, the widening step and the pricing scan with this one.
 //!
 //! 1. **Candidates**: each paper's best eligible reviewers and each reviewer's best papers
-//!    ([`super::flow`]'s choice), pairs of capacity 0 left out.
+//!    ([`crate::solve::engine::flow`]'s choice), pairs of capacity 0 left out.
 //! 2. **Feasibility**: a maximum flow on the candidate graph; when it falls short, the candidates
 //!    double, up to the full eligible graph (never built for the largest venues).
-//! 3. **Minimum cost**: Goldberg's cost scaling ([`super::network::Graph::min_cost_flow`]), then
-//!    exact integer potentials ([`super::network::Graph::certificate`]).
+//! 3. **Minimum cost**: Goldberg's cost scaling ([`crate::solve::engine::network::Graph::min_cost_flow`]), then
+//!    exact integer potentials ([`crate::solve::engine::network::Graph::certificate`]).
 //! 4. **Pricing**: every eligible pair outside the candidate graph is checked against the
 //!    potentials; a pair whose reduced profit is positive is added, and steps 2–4 repeat. When
 //!    none is left, the potentials prove the flow optimal for the full problem: the candidate
@@ -27,10 +27,14 @@
 
 use rayon::prelude::*;
 
-use super::flow::{FULL_GRAPH_PAIRS, MAX_FULL_GRAPH_PAIRS};
-use super::network::{ArcSpec, Graph, with_terminals};
-use super::{Problem, flow, verify};
 use crate::error::{Error, Result};
+use crate::solve::{
+    Problem,
+    engine::flow,
+    engine::flow::{FULL_GRAPH_PAIRS, MAX_FULL_GRAPH_PAIRS},
+    engine::network::{ArcSpec, Graph, with_terminals},
+    engine::verify,
+};
 
 /// A capacitated assignment network: the problem, the unit, each pair's capacity, and
 /// optionally group nodes between papers and reviewers and adjustments of pair costs.
@@ -54,7 +58,7 @@ pub(crate) struct PairNetwork<'n> {
     /// A concave profit on each pair instead of a linear one: the pieces of pair `(p, r)` (its
     /// capacity and score given) as `(width, cost)` arcs, cheapest first, widths summing to the
     /// capacity. The pricing step still prices a pair at its score, which is then the slope of
-    /// its profit at 0 (the perturbed objective's, see [`super::perturbed`]).
+    /// its profit at 0 (the perturbed objective's).
     pub segments: Option<&'n Segments<'n>>,
 }
 
@@ -156,7 +160,7 @@ pub(crate) struct PrunedFlow {
     pub pricing_rounds: usize,
 }
 
-/// What [`solve`] finds.
+/// What [`solve_pruned`] finds.
 pub(crate) enum Pruned {
     /// An optimal flow over every eligible pair.
     Solved(PrunedFlow),
@@ -175,7 +179,11 @@ pub(crate) struct Shortfall {
 /// Solves `net` to optimality over every eligible pair, starting from `per_paper` candidate
 /// reviewers per paper. `explicit` asks for pruning even on a small instance (tests use it);
 /// otherwise a small instance takes the full graph at once.
-pub(crate) fn solve(net: &PairNetwork<'_>, per_paper: usize, explicit: bool) -> Result<Pruned> {
+pub(crate) fn solve_pruned(
+    net: &PairNetwork<'_>,
+    per_paper: usize,
+    explicit: bool,
+) -> Result<Pruned> {
     solve_from(net, per_paper, explicit, None, true)
 }
 
@@ -204,7 +212,7 @@ pub(crate) fn first_pairs(
     pairs
 }
 
-/// [`solve`], starting from an earlier optimum ([`Start`]) when given one: its candidate pairs
+/// [`solve_pruned`], starting from an earlier optimum ([`Start`]) when given one: its candidate pairs
 /// (those that still have capacity), and its flow and potentials when they still fit. Without
 /// `priced`, the flow is optimal on the candidate graph only (no pricing): a heuristic step, not
 /// a proven optimum.

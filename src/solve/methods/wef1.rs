@@ -27,9 +27,9 @@ use std::collections::{BinaryHeap, VecDeque};
 
 use rayon::prelude::*;
 
-use super::{Assignment, Problem, verify};
 use crate::error::{Error, Result};
 use crate::model::ReviewerIdx;
+use crate::solve::{Assignment, Problem, engine::verify};
 
 /// How envious the papers of an assignment are.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -231,7 +231,7 @@ fn ranked(pb: &Problem<'_>, p: usize, k: usize) -> Vec<u32> {
 /// before the sequence starts and never moved.
 pub fn solve_wef1(pb: &Problem<'_>) -> Result<Wef1Solution> {
     pb.validate()?;
-    if let Some(d) = super::diagnose::quick(pb) {
+    if let Some(d) = crate::solve::engine::diagnose::quick(pb) {
         return Err(Error::Infeasible(Box::new(d)));
     }
     let (np, nr) = (pb.n_papers(), pb.n_reviewers());

@@ -9,7 +9,7 @@
 //! exact linear form of "not every edge" is one constraint per choice of a paper for each edge:
 //! `x_pa + x_qb ≤ 1` for a mutual pair (`p` written by `b`, `q` by `a`), and the three pairs of a
 //! ring summing to at most 2.
-//! - **Small instances** (plain objective, at most [`super::fair::MILP_PAIRS`] eligible pairs):
+//! - **Small instances** (plain objective, at most [`SMALL_MILP_PAIRS`] eligible pairs):
 //!   the integer program through good_lp, re-solved with the constraints of every cycle found
 //!   until none is left: exact.
 //! - **Otherwise, plain objective**: Lagrangian relaxation on the engine. Each constraint of a
@@ -37,10 +37,10 @@
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
-use super::{Assignment, Outcome, Problem, Requirements};
 use crate::conflicts::{Conflicts, Reasons};
 use crate::error::{Error, Result};
 use crate::model::Venue;
+use crate::solve::{Assignment, Outcome, Problem, Requirements, engine::lp::SMALL_MILP_PAIRS};
 
 /// The cycle rule: no review cycle of length `length` or less (2 or 3).
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -202,24 +202,13 @@ pub fn assign_without_cycles(
                 .into(),
         ));
     }
-    if req
-        .fair
-        .as_ref()
-        .is_some_and(|f| f.objective == super::fair::Objective::Wef1)
-    {
-        return Err(Error::Options(
-            "--no-review-cycles with --objective wef1: breaking a cycle moves reviewers without \
-             regard to envy, so the result would no longer be WEF1; use one or the other"
-                .into(),
-        ));
-    }
     if rule.authors.len() != problem.n_papers() {
         return Err(Error::Options(
             "the cycle rule's authors do not match the problem's papers".into(),
         ));
     }
     let np = problem.n_papers();
-    let first = super::assign(problem, req)?;
+    let first = crate::solve::assign(problem, req)?;
     let initial = find_cycles(&first.assignment, &rule.authors, rule.length);
     let mut figures = CycleFigures {
         length: rule.length,
@@ -232,7 +221,7 @@ pub fn assign_without_cycles(
     // methods only take bans.
     let lagrangian = req.fair.is_none() && req.rules.is_none();
     let eligible = problem.n_papers() * problem.n_reviewers() - problem.conflicts.len();
-    if lagrangian && eligible <= super::fair::MILP_PAIRS && req.solve.candidates == 0 {
+    if lagrangian && eligible <= SMALL_MILP_PAIRS && req.solve.candidates == 0 {
         let (found, solves) = exact_small(problem, rule)?;
         figures.solves += solves;
         let Some(assignment) = found else {
@@ -258,7 +247,7 @@ pub fn assign_without_cycles(
     let mut best: Option<(Outcome, usize)> = None;
     let mut current = first.clone();
     // The engine's last optimum, to start the next solve from.
-    let mut warm: Option<super::engine::Start> = None;
+    let mut warm: Option<crate::solve::engine::Start> = None;
     let mut cycles = initial;
     let mut round = 0;
     // The least upper bound proven on the rule's optimum.
@@ -285,10 +274,10 @@ pub fn assign_without_cycles(
         // `moved` (a warm start) and the pairs with flow are still allowed.
         let solve = |cons: &CycleConstraints,
                      forbidden: &[(u32, u32, u32)],
-                     warm: &Option<super::engine::Start>,
+                     warm: &Option<crate::solve::engine::Start>,
                      moved: i64| {
             if lagrangian {
-                let start = warm.clone().map(|s| super::engine::Start {
+                let start = warm.clone().map(|s| crate::solve::engine::Start {
                     moved: Some(moved),
                     ..s
                 });
@@ -412,14 +401,14 @@ pub fn assign_without_cycles(
 
 /// The error when no assignment without short cycles was found.
 fn no_cycle_free(rule: &CycleRule) -> Error {
-    Error::Infeasible(Box::new(super::Diagnosis {
+    Error::Infeasible(Box::new(crate::solve::Diagnosis {
         notes: vec![format!(
             "no assignment without review cycles of length {} or less was found: authors who \
              review are too few, or their papers too many, for the demand; lower the rule to 2, \
              or add reviewers who are not authors",
             rule.length
         )],
-        ..super::Diagnosis::default()
+        ..crate::solve::Diagnosis::default()
     }))
 }
 
@@ -430,7 +419,7 @@ fn exact_small(pb: &Problem<'_>, rule: &CycleRule) -> Result<(Option<Assignment>
     use good_lp::Expression;
     let mut cons = CycleConstraints::default();
     for solves in 1.. {
-        let m = super::lp::PairModel::new(pb, true);
+        let m = crate::solve::engine::lp::PairModel::new(pb, true);
         let var: FxHashMap<(u32, u32), good_lp::Variable> = m
             .pairs
             .iter()
@@ -547,7 +536,7 @@ impl CycleConstraints {
                 .iter()
                 .filter(|&&(p, r)| {
                     a.reviewers[p as usize]
-                        .binary_search(&super::ReviewerIdx(r))
+                        .binary_search(&crate::model::ReviewerIdx(r))
                         .is_ok()
                 })
                 .count() as i64;
@@ -633,16 +622,16 @@ fn lagrangian_step(length: usize) -> f64 {
 /// `forbidden` taken out.
 fn solve_penalised(
     problem: &Problem<'_>,
-    opts: &super::SolveOptions,
+    opts: &crate::solve::SolveOptions,
     cons: &CycleConstraints,
     forbidden: &[(u32, u32, u32)],
-    start: Option<super::engine::Start>,
+    start: Option<crate::solve::engine::Start>,
     priced: bool,
-) -> Result<(Outcome, super::engine::Start)> {
+) -> Result<(Outcome, crate::solve::engine::Start)> {
     let banned: FxHashSet<(u32, u32)> = forbidden.iter().map(|&(p, r, _)| (p, r)).collect();
     let cap = |p: usize, r: u32| i32::from(!banned.contains(&(p as u32, r)));
     let adjust = |p: usize, r: u32| -cons.penalty(p as u32, r);
-    let net = super::engine::PairNetwork {
+    let net = crate::solve::engine::PairNetwork {
         pb: problem,
         scale: 1,
         cap: &cap,
@@ -657,15 +646,20 @@ fn solve_penalised(
         0 => (3 * max_demand + 6).max(12),
         k => k,
     };
-    let flow = match super::engine::solve_from(&net, per_paper, opts.candidates > 0, start, priced)?
-    {
-        super::engine::Pruned::Solved(f) => f,
-        super::engine::Pruned::Infeasible(..) => {
-            return Err(Error::Infeasible(Box::new(super::Diagnosis {
+    let flow = match crate::solve::engine::solve_from(
+        &net,
+        per_paper,
+        opts.candidates > 0,
+        start,
+        priced,
+    )? {
+        crate::solve::engine::Pruned::Solved(f) => f,
+        crate::solve::engine::Pruned::Infeasible(..) => {
+            return Err(Error::Infeasible(Box::new(crate::solve::Diagnosis {
                 notes: vec![
                     "the pairs taken out to break review cycles leave no assignment".into(),
                 ],
-                ..super::Diagnosis::default()
+                ..crate::solve::Diagnosis::default()
             })));
         }
     };
@@ -676,16 +670,16 @@ fn solve_penalised(
             .map(|row| {
                 row.iter()
                     .filter(|&&(_, x)| x > 0)
-                    .map(|&(r, _)| super::ReviewerIdx(r))
+                    .map(|&(r, _)| crate::model::ReviewerIdx(r))
                     .collect()
             })
             .collect(),
     };
-    if let Some(v) = super::verify::check_constraints(problem, &assignment).first() {
+    if let Some(v) = crate::solve::engine::verify::check_constraints(problem, &assignment).first() {
         return Err(Error::Verification(v.describe(problem)));
     }
     let total = assignment.objective(problem.affinity);
-    let next = super::engine::Start {
+    let next = crate::solve::engine::Start {
         flows: flow.flows,
         potentials: flow.potentials,
         moved: None,
@@ -726,7 +720,7 @@ fn solve_with(
         conflicts: &conflicts,
         ..problem.clone()
     };
-    super::assign(&pb, req)
+    crate::solve::assign(&pb, req)
 }
 
 /// The estimated loss of taking pair `(p, r)` out of `outcome`'s assignment, in score units:
@@ -743,7 +737,7 @@ fn pair_losses<'o>(pb: &'o Problem<'_>, outcome: &'o Outcome) -> impl Fn(usize, 
             if load[q] < pb.max_load[q]
                 && !pb.conflicts.contains(p, q)
                 && assigned
-                    .binary_search(&super::ReviewerIdx(q as u32))
+                    .binary_search(&crate::model::ReviewerIdx(q as u32))
                     .is_err()
             {
                 best = Some(best.map_or(w as i64, |b| b.max(w as i64)));
@@ -856,7 +850,7 @@ impl<'m> Moves<'m> {
             if floor.is_none_or(|f| w > f)
                 && self.load[x] < pb.max_load[x]
                 && a.reviewers[p]
-                    .binary_search(&super::ReviewerIdx(x as u32))
+                    .binary_search(&crate::model::ReviewerIdx(x as u32))
                     .is_err()
                 && !pb.conflicts.contains(p, x)
             {
@@ -891,8 +885,10 @@ impl<'m> Moves<'m> {
         self.add_edges(p, x);
         let row = &mut a.reviewers[p];
         row.retain(|r| r.0 != z);
-        let at = row.binary_search(&super::ReviewerIdx(x)).unwrap_err();
-        row.insert(at, super::ReviewerIdx(x));
+        let at = row
+            .binary_search(&crate::model::ReviewerIdx(x))
+            .unwrap_err();
+        row.insert(at, crate::model::ReviewerIdx(x));
         self.load[z as usize] -= 1;
         self.load[x as usize] += 1;
         self.papers[z as usize].retain(|&q| q as usize != p);
@@ -991,7 +987,7 @@ fn chain(m: &mut Moves<'_>, a: &Assignment, p: usize) -> Option<(u32, u32, usize
             && m.load[x] >= pb.max_load[x]
             && !pb.conflicts.contains(p, x)
             && a.reviewers[p]
-                .binary_search(&super::ReviewerIdx(x as u32))
+                .binary_search(&crate::model::ReviewerIdx(x as u32))
                 .is_err()
         {
             full.push((w, x as u32));

@@ -12,9 +12,9 @@
 //! whose optimum gives up at most `N`; each `λ` also proves the bound
 //! `max_x [Σ w x + λ (#kept in x − (|K| − N))]` on the best total within the budget.
 
-use super::{Assignment, Outcome, Problem, Requirements, assign};
 use crate::error::{Error, Result};
 use crate::model::{AffinityMatrix, PaperIdx, ReviewerIdx};
+use crate::solve::{Assignment, Outcome, Problem, Requirements, assign};
 
 /// What changes are wanted.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -214,7 +214,8 @@ pub fn reassign(
         .filter(|&pr| !has(existing, pr))
         .collect();
     problem.locks = user_locks;
-    if let Some(v) = super::verify::check_constraints(&problem, &assignment).first() {
+    if let Some(v) = crate::solve::engine::verify::check_constraints(&problem, &assignment).first()
+    {
         return Err(Error::Verification(format!(
             "the re-assignment breaks a constraint: {}",
             v.describe(&problem)
@@ -296,12 +297,12 @@ fn budgeted(
                 None => fewest()?,
             };
             if n > budget {
-                return Err(Error::Infeasible(Box::new(super::Diagnosis {
+                return Err(Error::Infeasible(Box::new(crate::solve::Diagnosis {
                     notes: vec![format!(
                         "the remaining reviewers cannot serve every paper unless at least {n} \
                          existing pairs move; allow that with --allow-moves {n}"
                     )],
-                    ..super::Diagnosis::default()
+                    ..crate::solve::Diagnosis::default()
                 })));
             }
             (a.objective(pb.affinity), a)

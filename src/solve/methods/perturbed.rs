@@ -6,7 +6,7 @@
 //! over fractional assignments: `Σ_r x_pr = d_p`, `min_r ≤ Σ_p x_pr ≤ max_r`, `0 ≤ x_pr ≤ q_pr`
 //! (the probability caps), conflicts out. The larger β, the more the objective prefers spreading
 //! a paper's probability over several good reviewers to giving it all to the best ones. A
-//! sample is then drawn by the dependent rounding of [`super::randomized`], which keeps every
+//! sample is then drawn by the dependent rounding of [`crate::solve::engine::marginals`], which keeps every
 //! marginal.
 //!
 //! **How it is solved: on the flow engine, not by a quadratic-programming solver.** The
@@ -50,10 +50,18 @@
 
 use rayon::prelude::*;
 
-use super::randomized::{self, Marginals, PROB_SCALE, ProbabilityCaps};
-use super::{Problem, engine, flow};
 use crate::error::{Error, Result};
 use crate::model::SCORE_SCALE;
+use crate::solve::engine::marginals::{
+    Marginals, PROB_SCALE, ProbabilityCaps, RandomizedSolution, cap_units, checked_unlocked,
+    marginals_with, sample,
+};
+use crate::solve::{
+    engine::{self, flow},
+    {Problem, add_locks},
+};
+
+pub use crate::solve::engine::marginals::{BadMatchLimit, PerturbedFigures};
 
 /// The perturbation used when none is given: Xu et al. report β between 0.5 and 1; at 0.5 a
 /// pair's marginal value falls to 0 only at probability 1, so every pair is still worth
@@ -79,47 +87,6 @@ impl Default for Perturbation {
     }
 }
 
-/// What the perturbed marginals achieve and what is proven about them.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PerturbedFigures {
-    /// β.
-    pub beta: f64,
-    /// `Σ w_pr f(x_pr)` of the marginals, in score units.
-    pub objective: f64,
-    /// A proven upper bound on that objective over every fractional assignment that meets the
-    /// caps (and the bad-match limits), in score units.
-    pub bound: f64,
-    /// Flow solves run (pieces refined and multipliers searched).
-    pub solves: usize,
-    /// Each bad-match threshold (score units) with its limit and the marginals' expected count.
-    pub bad_matches: Vec<BadMatchLimit>,
-}
-
-impl PerturbedFigures {
-    /// `(bound − objective) / |bound|`: how far from optimal the marginals may be.
-    pub fn relative_gap(&self) -> f64 {
-        let gap = (self.bound - self.objective).max(0.0);
-        if gap == 0.0 {
-            0.0
-        } else {
-            gap / self.bound.abs().max(f64::MIN_POSITIVE)
-        }
-    }
-}
-
-/// One bad-match constraint and how the marginals meet it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct BadMatchLimit {
-    /// Pairs scoring below this (score units) are bad matches.
-    pub threshold: i64,
-    /// The expected count of the optimum without the perturbation.
-    pub limit: f64,
-    /// The expected count of the perturbed marginals (≤ `limit`).
-    pub expected: f64,
-    /// The multiplier found for it (score units per assignment).
-    pub multiplier: i64,
-}
-
 /// `w · f(x)` for probability `x` (score units), linear for `w ≤ 0`.
 pub(crate) fn profit(w: f64, beta: f64, x: f64) -> f64 {
     if w > 0.0 {
@@ -127,6 +94,58 @@ pub(crate) fn profit(w: f64, beta: f64, x: f64) -> f64 {
     } else {
         w * x
     }
+}
+
+/// Perturbed maximization: the marginals that maximise `Σ w f(x)` under
+/// the caps (and the bad-match limits), with a proven bound, then one sample drawn with `seed`.
+/// Locked pairs have probability 1, as in
+/// [`assign_randomized`](crate::solve::randomized::assign_randomized).
+pub fn assign_perturbed(
+    pb: &Problem<'_>,
+    caps: &ProbabilityCaps,
+    seed: u64,
+    opts: &crate::solve::SolveOptions,
+    perturbation: &Perturbation,
+) -> Result<RandomizedSolution> {
+    let unlocked = checked_unlocked(pb)?;
+    let reduced = unlocked.as_ref().map(|u| u.problem(pb));
+    let free = reduced.as_ref().unwrap_or(pb);
+    // The bad-match limits come from the unperturbed marginals under the same caps.
+    let reference = (!perturbation.bad_match_thresholds.is_empty())
+        .then(|| marginals_with(free, caps, opts.candidates))
+        .transpose()?;
+    let (solved, deterministic) = rayon::join(
+        || {
+            marginals(
+                free,
+                caps,
+                perturbation,
+                opts.candidates,
+                reference.as_ref(),
+            )
+        },
+        || crate::solve::solve(pb, opts),
+    );
+    let ((mut marginals, mut figures), deterministic) = (solved?, deterministic?);
+    let mut assignment = sample(free, &marginals, seed);
+    add_locks(pb, &mut assignment)?;
+    marginals.add_locks(pb);
+    // The locked pairs add their full score to both sides.
+    let locked: f64 = pb
+        .locks
+        .iter()
+        .map(|&(p, r)| profit(pb.affinity.get(p.ix(), r.ix()) as f64, figures.beta, 1.0))
+        .sum();
+    figures.objective += locked;
+    figures.bound += locked;
+    Ok(RandomizedSolution {
+        assignment,
+        marginals,
+        deterministic_optimum: deterministic.objective,
+        seed,
+        worst: None,
+        perturbed: Some(figures),
+    })
 }
 
 /// Solves for the perturbed marginals of `pb` (without locks) under `caps`, proves a bound, and
@@ -163,7 +182,7 @@ pub fn marginals(
     };
     let mut solver = Solver {
         pb,
-        cap: std::sync::Arc::new(randomized::cap_units(pb, caps)),
+        cap: std::sync::Arc::new(cap_units(pb, caps)),
         default_cap: ProbabilityCaps::units(caps.default),
         beta,
         candidates,

@@ -18,8 +18,8 @@
 
 use rayon::prelude::*;
 
-use super::{Assignment, Certificate, Problem};
 use crate::model::{AffinityMatrix, ReviewerIdx};
+use crate::solve::{Assignment, Certificate, Problem};
 
 /// One broken constraint.
 #[derive(Debug, Clone, PartialEq, Eq)]
