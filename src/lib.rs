@@ -14,7 +14,7 @@
 //! | reading CSV, writing outputs atomically | [`io`] |
 //! | affinity from keywords, blending with scores | [`affinity`] |
 //! | conflicts of interest | [`conflicts`] |
-//! | the problem, the solvers, verification, diagnosis | [`solve`] |
+//! | the problem; the exact engine, the methods that drive it, the requirements model | [`solve`] |
 //! | summaries and the assignment CSV | [`report`] |
 //! | an editing session: edits, checks, undo, re-optimize, save | [`session`] |
 //! | the workbench's HTTP face over a session (`papermatch serve`) | [`serve`] |
@@ -125,3 +125,18 @@ impl Instance {
 #[doc = include_str!("../README.md")]
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
+
+/// The library guide's code blocks (`docs/library.md`), compiled and run as doctests.
+#[doc = include_str!("../docs/library.md")]
+#[cfg(doctest)]
+pub struct LibraryDoctests;
+
+/// The other documentation pages' code blocks, compiled as doctests where they are Rust.
+#[doc = include_str!("../docs/guide.md")]
+#[doc = include_str!("../docs/formats.md")]
+#[doc = include_str!("../docs/algorithms.md")]
+#[doc = include_str!("../docs/python.md")]
+#[doc = include_str!("../docs/affinity.md")]
+#[doc = include_str!("../docs/benchmarks.md")]
+#[cfg(doctest)]
+pub struct DocsDoctests;

@@ -18,7 +18,7 @@
 //!    dropped to 0.
 //!
 //! The chosen defaults come from measurements on a published gold-standard dataset of reviewer
-//! expertise (see the README's table and `examples/goldstandard.rs`). Affinities are in [0, 1].
+//! expertise (see docs/affinity.md's table and `examples/goldstandard.rs`). Affinities are in [0, 1].
 //!
 //! # Cost
 //!
