@@ -17,11 +17,13 @@
 //! | [`engine`] | the network, its exact solvers ([`FlowSolver`], [`LpSolver`]), pricing, certificates ([`verify`]), diagnoses ([`diagnose`]), fractional assignments and their rounding ([`engine::marginals`]) | problem |
 //! | [`problem`] | [`Problem`], [`Assignment`], [`Solution`], [`Certificate`] and the [`Solver`] trait | nothing in `solve` |
 //!
-//! The engine never calls a method. Methods that must combine with others (the cycle rule and
-//! re-assignment re-run the whole requirements; the fair objective honours composition rules)
-//! say so in their module docs. Whatever solved it, [`solve`] re-checks every constraint on the
-//! result and checks an optimality certificate: node potentials under which no pair, assigned or
-//! not, could improve the total ([`verify`]). An infeasible instance gets a [`Diagnosis`].
+//! The engine never calls a method, and no method imports another: where methods combine (the
+//! fair objective or the randomized draw under composition rules, the cycle rule around any
+//! method), the requirements model hands one to the other as a closure. Re-assignment calls the
+//! requirements model itself, which never calls it back. Whatever solved it, [`solve`] re-checks
+//! every constraint on the result and checks an optimality certificate: node potentials under
+//! which no pair, assigned or not, could improve the total ([`verify`]). An infeasible instance
+//! gets a [`Diagnosis`].
 //!
 //! The modules of both folders are re-exported here (`papermatch::solve::fair`,
 //! `papermatch::solve::verify`, …), the paths they had before the folders existed.

@@ -223,7 +223,18 @@ pub fn assign(problem: &Problem<'_>, req: &Requirements) -> Result<Outcome> {
             cycles: None,
             ..req.clone()
         };
-        let (mut outcome, figures) = cycles::assign_without_cycles(problem, &inner, rule)?;
+        if req.randomized.is_some() {
+            return Err(Error::Options(
+                "--no-review-cycles with probability caps: forbidding the cycles of one draw and \
+                 drawing again makes the final draw depend on the earlier ones, so the caps \
+                 would no longer bound its probabilities; use one or the other"
+                    .into(),
+            ));
+        }
+        let plain = req.fair.is_none() && req.rules.is_none();
+        let run = |pb: &Problem<'_>| assign(pb, &inner);
+        let (mut outcome, figures) =
+            cycles::assign_without_cycles(problem, rule, plain, &req.solve, &run)?;
         outcome.cycles = Some(figures);
         return Ok(outcome);
     }
@@ -293,7 +304,11 @@ pub fn assign(problem: &Problem<'_>, req: &Requirements) -> Result<Outcome> {
                 groups: set.groups.clone(),
                 ..f.clone()
             };
-            let s = fair::solve_fair(problem, &req.solve, &with_rules)?;
+            // The fair objective's inner optima under the rules are the rules method's.
+            let optimum = |pb: &Problem<'_>, groups: &[rules::Group]| {
+                rules::solve_rules(pb, groups, &rules::RuleOptions::default())
+            };
+            let s = fair::solve_fair_with_rules(problem, &req.solve, &with_rules, &optimum)?;
             let rules = RulesSolution {
                 assignment: s.assignment.clone(),
                 objective: s.objective,
@@ -332,6 +347,9 @@ pub fn assign(problem: &Problem<'_>, req: &Requirements) -> Result<Outcome> {
                 &req.solve,
                 &set.groups,
                 &set.options,
+                &|pb: &Problem<'_>, groups: &[rules::Group]| {
+                    rules::solve_rules(pb, groups, &set.options)
+                },
             )?;
             Ok(Outcome::randomized(problem, s, Some(rules)))
         }
@@ -370,6 +388,51 @@ pub fn assign(problem: &Problem<'_>, req: &Requirements) -> Result<Outcome> {
                 f.iterations,
             )?;
             Ok(Outcome::randomized(problem, s, None))
+        }
+    }
+}
+
+impl cycles::CycleRun for Outcome {
+    fn assignment(&self) -> &Assignment {
+        &self.assignment
+    }
+
+    fn objective(&self) -> i64 {
+        self.objective
+    }
+
+    fn bound(&self) -> i64 {
+        self.bound
+    }
+
+    fn set_assignment(&mut self, assignment: Assignment, total: i64) {
+        self.assignment = assignment;
+        self.total = total;
+        self.objective = total;
+    }
+
+    fn set_bound(&mut self, bound: i64) {
+        self.bound = bound;
+        self.exact = self.objective == bound;
+    }
+
+    fn found(
+        like: &Self,
+        assignment: Assignment,
+        total: i64,
+        bound: i64,
+        exact: bool,
+        method: &'static str,
+    ) -> Self {
+        Outcome {
+            assignment,
+            total,
+            objective: total,
+            bound,
+            exact,
+            method,
+            solution: None,
+            ..like.clone()
         }
     }
 }

@@ -1,5 +1,5 @@
 //! Fractional assignments and their dependent rounding: what every randomized method of
-//! [`crate::solve::methods`] solves for and draws from.
+//! `solve::methods` solves for and draws from.
 //!
 //! 1. **Marginals.** A fractional assignment `x_pr` with `Σ_r x_pr = d_p`,
 //!    `min_r ≤ Σ_p x_pr ≤ max_r` and `0 ≤ x_pr ≤ q_pr` is a flow whose pair capacities are the
@@ -145,7 +145,7 @@ pub fn marginals_with(
 }
 
 /// Group nodes under each paper for [`capped_flow`] (the nested composition rules of
-/// [`crate::solve::rules`], built by the caller in units of 1/[`PROB_SCALE`]).
+/// `solve::rules`, built by the caller in units of 1/[`PROB_SCALE`]).
 pub(crate) struct Nesting<'a> {
     /// Builds the group nodes of a candidate graph.
     pub structure: &'a engine::BuildStructure<'a>,

@@ -1,5 +1,5 @@
 //! The engine: the network, its exact solver, pricing and certificates. Methods
-//! ([`super::methods`]) drive it; it never calls them.
+//! (`solve::methods`) drive it; it never calls them.
 //!
 //! | file | what it holds | may use |
 //! |---|---|---|
@@ -7,6 +7,7 @@
 //! | [`flow`] | [`FlowSolver`]: unit-capacity cost scaling on a pruned candidate graph, pricing, widening | `network`, `verify`, `diagnose` |
 //! | `pruned.rs` | the capacitated engine the methods share: per-pair capacities, group nodes, concave pieces, warm and price-only starts | `network`, `flow`, `verify` |
 //! | [`marginals`] | fractional assignments on the 1/1000 grid, probability caps, and their dependent rounding | `pruned`, `network`, `verify` |
+//! | [`groups`] | composition rules as data: rules, groups, their check, and the group-node trees of nested rules | `pruned` (its `Structure`) |
 //! | [`network`] | the graph: Dinic's maximum flow, Goldberg's cost scaling, exact potentials | nothing |
 //! | [`verify`] | every constraint of an assignment, the optimality certificate, pricing scans | nothing |
 //! | [`diagnose`] | why an instance is infeasible: the papers, reviewers and missing capacity | `network` |
@@ -17,6 +18,7 @@
 
 pub mod diagnose;
 pub mod flow;
+pub mod groups;
 pub mod lp;
 pub mod marginals;
 pub mod network;

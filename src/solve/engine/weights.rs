@@ -1,5 +1,5 @@
-//! Paper weights for the max-min objectives ([`crate::solve::fair`], and the randomized one in
-//! [`crate::solve::randomized`]): each inner solve maximises `Σ ν_p w_pr x_pr` with integer
+//! Paper weights for the max-min objectives (the `fair` method, and the randomized one in
+//! `randomized`): each inner solve maximises `Σ ν_p w_pr x_pr` with integer
 //! weights `ν_p`, which these turn from weights on the simplex into scores.
 
 use rayon::prelude::*;

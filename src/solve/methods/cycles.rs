@@ -40,7 +40,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use crate::conflicts::{Conflicts, Reasons};
 use crate::error::{Error, Result};
 use crate::model::Venue;
-use crate::solve::{Assignment, Outcome, Problem, Requirements, engine::lp::SMALL_MILP_PAIRS};
+use crate::solve::{Assignment, Problem, SolveOptions, engine::lp::SMALL_MILP_PAIRS};
 
 /// The cycle rule: no review cycle of length `length` or less (2 or 3).
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -185,43 +185,65 @@ pub struct CycleFigures {
     pub bound_with_rule: i64,
 }
 
-/// Solves `problem` under `req` and the cycle `rule`: the requirements' own method, re-run with
-/// the edges of short cycles forbidden until none is left (see the module doc). The outcome's
-/// `bound` is the least bound proven under the rule (the Lagrangian rounds' on the plain
-/// objective, else the bound without the rule); the figures keep both.
-pub fn assign_without_cycles(
+/// A run's outcome as the cycle rule sees it. The requirements model's `Outcome` implements it:
+/// this module re-runs whatever method the requirements chose through a closure, and never
+/// depends on the requirements model itself.
+pub trait CycleRun: Clone {
+    /// The assignment.
+    fn assignment(&self) -> &Assignment;
+    /// The run's objective (the total affinity for the plain objective).
+    fn objective(&self) -> i64;
+    /// The proven bound on the objective.
+    fn bound(&self) -> i64;
+    /// Replaces the assignment by one of the plain objective's, of total `total`.
+    fn set_assignment(&mut self, assignment: Assignment, total: i64);
+    /// Sets the proven bound, and whether the objective meets it.
+    fn set_bound(&mut self, bound: i64);
+    /// A run like `like`, of the plain objective, with `assignment` (total `total`, proven bound
+    /// `bound`, `exact` when proven optimal) found by `method`.
+    fn found(
+        like: &Self,
+        assignment: Assignment,
+        total: i64,
+        bound: i64,
+        exact: bool,
+        method: &'static str,
+    ) -> Self;
+}
+
+/// Solves `problem` under the cycle `rule`: the run `solve` (the requirements' own method),
+/// re-run with the edges of short cycles forbidden until none is left (see the module doc);
+/// with `plain_objective`, the Lagrangian rounds on the engine (with `opts`) do the work and
+/// `solve` only gives the start. The outcome's bound is the least bound proven under the rule
+/// (the Lagrangian rounds' on the plain objective, else the bound without the rule); the figures
+/// keep both.
+pub fn assign_without_cycles<O: CycleRun>(
     problem: &Problem<'_>,
-    req: &Requirements,
     rule: &CycleRule,
-) -> Result<(Outcome, CycleFigures)> {
-    if req.randomized.is_some() {
-        return Err(Error::Options(
-            "--no-review-cycles with probability caps: forbidding the cycles of one draw and \
-             drawing again makes the final draw depend on the earlier ones, so the caps would \
-             no longer bound its probabilities; use one or the other"
-                .into(),
-        ));
-    }
+    plain_objective: bool,
+    opts: &SolveOptions,
+    solve: &dyn Fn(&Problem<'_>) -> Result<O>,
+) -> Result<(O, CycleFigures)> {
     if rule.authors.len() != problem.n_papers() {
         return Err(Error::Options(
             "the cycle rule's authors do not match the problem's papers".into(),
         ));
     }
     let np = problem.n_papers();
-    let first = crate::solve::assign(problem, req)?;
-    let initial = find_cycles(&first.assignment, &rule.authors, rule.length);
+    let first = solve(problem)?;
+    let initial = find_cycles(first.assignment(), &rule.authors, rule.length);
     let mut figures = CycleFigures {
         length: rule.length,
         initial: (initial.two.len(), initial.three.len()),
         solves: 1,
-        bound_without_rule: first.bound,
+        bound_without_rule: first.bound(),
         ..CycleFigures::default()
     };
     // The plain objective takes Lagrangian penalties on the pairs of the cycles found; other
     // methods only take bans.
-    let lagrangian = req.fair.is_none() && req.rules.is_none();
+    let lagrangian = plain_objective;
     let eligible = problem.n_papers() * problem.n_reviewers() - problem.conflicts.len();
-    if lagrangian && eligible <= SMALL_MILP_PAIRS && req.solve.candidates == 0 {
+    if lagrangian && eligible <= SMALL_MILP_PAIRS && opts.candidates == 0 {
         let (found, solves) = exact_small(problem, rule)?;
         figures.solves += solves;
         let Some(assignment) = found else {
@@ -229,36 +251,34 @@ pub fn assign_without_cycles(
         };
         let total = assignment.objective(problem.affinity);
         figures.bound_with_rule = total;
-        let outcome = Outcome {
-            total,
-            objective: total,
-            bound: total,
-            exact: true,
-            method: "milp, cycles as lazy constraints",
-            solution: None,
+        let outcome = O::found(
+            &first,
             assignment,
-            ..first
-        };
+            total,
+            total,
+            true,
+            "milp, cycles as lazy constraints",
+        );
         return Ok((outcome, figures));
     }
     // Forbidden pairs `(paper, x, y)`: reviewer x may not review this paper of reviewer y.
     let mut forbidden: Vec<(u32, u32, u32)> = Vec::new();
     let mut cons = CycleConstraints::default();
-    let mut best: Option<(Outcome, usize)> = None;
+    let mut best: Option<(O, usize)> = None;
     let mut current = first.clone();
     // The engine's last optimum, to start the next solve from.
     let mut warm: Option<crate::solve::engine::Start> = None;
     let mut cycles = initial;
     let mut round = 0;
     // The least upper bound proven on the rule's optimum.
-    let mut proven = first.bound;
+    let mut proven = first.bound();
     let mut repair_tried = false;
     loop {
         let free = cycles.two.is_empty() && cycles.three.is_empty();
         if free
             && best
                 .as_ref()
-                .is_none_or(|(b, _)| current.objective > b.objective)
+                .is_none_or(|(b, _)| current.objective() > b.objective())
         {
             best = Some((current.clone(), forbidden.len()));
         }
@@ -281,35 +301,36 @@ pub fn assign_without_cycles(
                     moved: Some(moved),
                     ..s
                 });
-                solve_penalised(problem, &req.solve, cons, forbidden, start, priced)
-                    .map(|(o, s)| (o, Some(s)))
+                let (a, s) = solve_penalised(problem, opts, cons, forbidden, start, priced)?;
+                let total = a.objective(problem.affinity);
+                let run = O::found(&first, a, total, total, false, "flow, cycles broken");
+                Ok((run, Some(s)))
             } else {
-                solve_with(problem, req, forbidden).map(|o| (o, None))
+                solve_with(problem, solve, forbidden).map(|o| (o, None))
             }
         };
         if penalties_left {
             cons.add(&cycles, rule);
             let before = cons.penalty.clone();
-            cons.step(&current.assignment, round, lagrangian_step(rule.length));
+            cons.step(current.assignment(), round, lagrangian_step(rule.length));
             let moved = cons.moved_since(&before);
             (current, warm) = solve(&cons, &forbidden, &warm, moved)?;
         } else if lagrangian && !repair_tried {
             // First try breaking what is left by handing pairs to other reviewers, unsolved.
             repair_tried = true;
-            let mut a = current.assignment.clone();
+            let mut a = current.assignment().clone();
             if let Some(moves) = repair(problem, rule, &mut a) {
                 figures.moves += moves;
-                current.total = a.objective(problem.affinity);
-                current.objective = current.total;
-                current.assignment = a;
+                let total = a.objective(problem.affinity);
+                current.set_assignment(a, total);
                 cycles = Cycles::default();
             }
             continue;
         } else {
             // Forbid the edges of every cycle left, the least costly first.
-            let edges = review_graph(&current.assignment, &rule.authors);
+            let edges = review_graph(current.assignment(), &rule.authors);
             let chosen = {
-                let loss = pair_losses(problem, &current);
+                let loss = pair_losses(problem, current.assignment());
                 choose_edges(&cycles, &edges, &|x, y| {
                     edges[&(x, y)]
                         .iter()
@@ -363,11 +384,11 @@ pub fn assign_without_cycles(
         // Without bans, the penalised optimum is a Lagrangian bound on the rule's optimum: the
         // cycles found so far are a relaxation of the rule, and their constraints are exact.
         if lagrangian && forbidden.is_empty() && priced {
-            proven = proven.min(cons.bound(&current.assignment, current.objective));
+            proven = proven.min(cons.bound(current.assignment(), current.objective()));
         }
         round += 1;
         figures.solves += 1;
-        cycles = find_cycles(&current.assignment, &rule.authors, rule.length);
+        cycles = find_cycles(current.assignment(), &rule.authors, rule.length);
         if figures.solves > 4 * np + 100 {
             return Err(Error::Solver(
                 "review cycles keep coming back; this should not happen".into(),
@@ -377,11 +398,12 @@ pub fn assign_without_cycles(
     let (mut current, n_forbidden) = best.expect("the loop ends on an assignment without cycles");
     forbidden.truncate(n_forbidden);
     if lagrangian {
-        figures.moves += improve(problem, rule, &mut current.assignment);
-        current.total = current.assignment.objective(problem.affinity);
-        current.objective = current.total;
+        let mut a = current.assignment().clone();
+        figures.moves += improve(problem, rule, &mut a);
+        let total = a.objective(problem.affinity);
+        current.set_assignment(a, total);
     }
-    let left = find_cycles(&current.assignment, &rule.authors, rule.length);
+    let left = find_cycles(current.assignment(), &rule.authors, rule.length);
     if !left.two.is_empty() || !left.three.is_empty() {
         return Err(Error::Verification(format!(
             "{} review cycles are left",
@@ -393,9 +415,8 @@ pub fn assign_without_cycles(
     edges.dedup();
     figures.forbidden_edges = edges.len();
     figures.forbidden_pairs = forbidden.len();
-    figures.bound_with_rule = proven.max(current.objective);
-    current.bound = figures.bound_with_rule;
-    current.exact = current.objective == current.bound;
+    figures.bound_with_rule = proven.max(current.objective());
+    current.set_bound(figures.bound_with_rule);
     Ok((current, figures))
 }
 
@@ -622,12 +643,12 @@ fn lagrangian_step(length: usize) -> f64 {
 /// `forbidden` taken out.
 fn solve_penalised(
     problem: &Problem<'_>,
-    opts: &crate::solve::SolveOptions,
+    opts: &SolveOptions,
     cons: &CycleConstraints,
     forbidden: &[(u32, u32, u32)],
     start: Option<crate::solve::engine::Start>,
     priced: bool,
-) -> Result<(Outcome, crate::solve::engine::Start)> {
+) -> Result<(Assignment, crate::solve::engine::Start)> {
     let banned: FxHashSet<(u32, u32)> = forbidden.iter().map(|&(p, r, _)| (p, r)).collect();
     let cap = |p: usize, r: u32| i32::from(!banned.contains(&(p as u32, r)));
     let adjust = |p: usize, r: u32| -cons.penalty(p as u32, r);
@@ -678,37 +699,21 @@ fn solve_penalised(
     if let Some(v) = crate::solve::engine::verify::check_constraints(problem, &assignment).first() {
         return Err(Error::Verification(v.describe(problem)));
     }
-    let total = assignment.objective(problem.affinity);
     let next = crate::solve::engine::Start {
         flows: flow.flows,
         potentials: flow.potentials,
         moved: None,
         prices_only: false,
     };
-    let outcome = Outcome {
-        assignment,
-        total,
-        objective: total,
-        bound: total,
-        exact: false,
-        method: "flow, cycles broken",
-        solution: None,
-        fair: None,
-        rules: None,
-        randomized: None,
-        cycles: None,
-        wef1: None,
-    };
-    Ok((outcome, next))
+    Ok((assignment, next))
 }
 
-/// The requirements' method on `problem` with the pairs `forbidden` (`(paper, reviewer, _)`)
-/// taken out.
-fn solve_with(
+/// The run `solve` on `problem` with the pairs `forbidden` (`(paper, reviewer, _)`) taken out.
+fn solve_with<O>(
     problem: &Problem<'_>,
-    req: &Requirements,
+    solve: &dyn Fn(&Problem<'_>) -> Result<O>,
     forbidden: &[(u32, u32, u32)],
-) -> Result<Outcome> {
+) -> Result<O> {
     let mut pairs: Vec<(u32, u32, Reasons)> = problem
         .conflicts
         .iter()
@@ -720,13 +725,12 @@ fn solve_with(
         conflicts: &conflicts,
         ..problem.clone()
     };
-    crate::solve::assign(&pb, req)
+    solve(&pb)
 }
 
 /// The estimated loss of taking pair `(p, r)` out of `outcome`'s assignment, in score units:
 /// its score less the best score of another eligible reviewer with room.
-fn pair_losses<'o>(pb: &'o Problem<'_>, outcome: &'o Outcome) -> impl Fn(usize, u32) -> i64 + 'o {
-    let a = &outcome.assignment;
+fn pair_losses<'o>(pb: &'o Problem<'_>, a: &'o Assignment) -> impl Fn(usize, u32) -> i64 + 'o {
     let nr = pb.n_reviewers();
     let load = a.loads(nr);
     move |p: usize, r: u32| {

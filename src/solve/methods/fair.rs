@@ -41,10 +41,10 @@ use crate::model::{PaperIdx, ReviewerIdx};
 use crate::solve::{
     Assignment, Problem, SolveOptions, Unlocked, add_locks,
     engine::diagnose::{self, Diagnosis},
+    engine::groups::{Group, RulesOptimum, check_rules},
     engine::lp,
     engine::lp::SMALL_MILP_PAIRS,
     engine::weights::{integer_weights, weighted},
-    methods::rules::{self, Group, RuleOptions},
     solve,
 };
 
@@ -60,7 +60,7 @@ pub enum Objective {
     /// The worst-off paper's total first, then total affinity.
     Fair,
     /// The highest total of a picking sequence that is weighted envy-free up to one reviewer
-    /// ([`crate::solve::methods::wef1`]).
+    /// (the `wef1` method).
     Wef1,
 }
 
@@ -82,7 +82,7 @@ pub struct FairOptions {
     /// Instances with at most this many eligible pairs are solved exactly as integer programs
     /// (default [`MILP_PAIRS`]; 0 never).
     pub milp_pairs: usize,
-    /// Hard composition rules every paper must meet as well (see [`crate::solve::methods::rules`]): the
+    /// Hard composition rules every paper must meet as well (see the `rules` method): the
     /// Lagrangian flows solve under them (locked reviewers counted) and the local search keeps
     /// them.
     pub groups: Vec<Group>,
@@ -167,6 +167,25 @@ pub fn solve_fair(
     opts: &SolveOptions,
     fair: &FairOptions,
 ) -> Result<FairSolution> {
+    let no_rules = |_: &Problem<'_>, _: &[Group]| {
+        Err(Error::Options(
+            "composition rules with the fair objective are solved through the requirements \
+             model: put them in `Requirements::rules` and call `papermatch::solve::assign`"
+                .into(),
+        ))
+    };
+    solve_fair_with_rules(pb, opts, fair, &no_rules)
+}
+
+/// [`solve_fair`] with `fair.groups` (hard composition rules) met as well: `optimum` gives the
+/// best assignment of any weighted scores under the rules, with its proven bound (the rules
+/// method's; the requirements model passes it).
+pub fn solve_fair_with_rules(
+    pb: &Problem<'_>,
+    opts: &SolveOptions,
+    fair: &FairOptions,
+    optimum: &RulesOptimum<'_>,
+) -> Result<FairSolution> {
     pb.validate()?;
     if let Some(d) = diagnose::quick(pb) {
         return Err(Error::Infeasible(Box::new(d)));
@@ -213,6 +232,7 @@ pub fn solve_fair(
                 &fixed,
                 &inner,
                 fair,
+                optimum,
             );
             let start = current.as_ref().map(|a| unlocked_part(a, &locked));
             let found = core.max_min(start)?;
@@ -270,7 +290,7 @@ pub fn solve_fair(
         }
         None => {
             // On the problem with its locks, so that the rules count the locked reviewers.
-            let s = rules::solve_rules(&locked, &fair.groups, &RuleOptions::default())?;
+            let s = optimum(&locked, &fair.groups)?;
             flow_solves += 1;
             (
                 unlocked_part(&s.assignment, &locked),
@@ -285,6 +305,7 @@ pub fn solve_fair(
                 &fixed,
                 &inner,
                 fair,
+                optimum,
             );
             let start = current.as_ref().map(|a| unlocked_part(a, &locked));
             let outcome = core.with_floor(t, start);
@@ -296,7 +317,7 @@ pub fn solve_fair(
         }
     };
     add_locks(&locked, &mut assignment)?;
-    if let Some(v) = rules::check_rules(pb, &fair.groups, &assignment).first() {
+    if let Some(v) = check_rules(pb, &fair.groups, &assignment).first() {
         return Err(Error::Verification(format!(
             "paper {} breaks the rule on {} in the fair assignment",
             pb.paper_ids[v.paper], fair.groups[v.group].label
@@ -423,6 +444,8 @@ struct Core<'c, 'a> {
     solves: std::cell::Cell<usize>,
     /// Composition rules, and the groups each reviewer is in.
     groups: &'c [Group],
+    /// The optimum under the rules (from the requirements model).
+    optimum: &'c RulesOptimum<'c>,
     member_of: Vec<Vec<usize>>,
     /// The problem with its locks (`pb` has them taken out), and each paper's locked
     /// reviewers: the rules count them.
@@ -438,6 +461,7 @@ impl<'c, 'a> Core<'c, 'a> {
         fixed: &[bool],
         opts: &'c SolveOptions,
         fair: &'c FairOptions,
+        optimum: &'c RulesOptimum<'c>,
     ) -> Core<'c, 'a> {
         let (lo, hi) = pb.affinity.range();
         let largest = (lo as i64).abs().max(hi as i64).max(1);
@@ -454,6 +478,7 @@ impl<'c, 'a> Core<'c, 'a> {
             max_weight: (i32::MAX as i64 / largest).max(1),
             solves: std::cell::Cell::new(0),
             groups: &fair.groups,
+            optimum,
             locked,
             locked_members: {
                 let mut m = vec![Vec::new(); pb.n_papers()];
@@ -541,7 +566,7 @@ impl<'c, 'a> Core<'c, 'a> {
             affinity: pb.affinity,
             ..self.locked.clone()
         };
-        let s = rules::solve_rules(&full, self.groups, &RuleOptions::default())?;
+        let s = (self.optimum)(&full, self.groups)?;
         let locked_score: i64 = self
             .locked
             .locks

@@ -99,7 +99,7 @@ pub(crate) fn profit(w: f64, beta: f64, x: f64) -> f64 {
 /// Perturbed maximization: the marginals that maximise `Σ w f(x)` under
 /// the caps (and the bad-match limits), with a proven bound, then one sample drawn with `seed`.
 /// Locked pairs have probability 1, as in
-/// [`assign_randomized`](crate::solve::randomized::assign_randomized).
+/// `randomized::assign_randomized`.
 pub fn assign_perturbed(
     pb: &Problem<'_>,
     caps: &ProbabilityCaps,

@@ -12,14 +12,14 @@ use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 use crate::model::ReviewerIdx;
+use crate::solve::engine::groups::{
+    Group, Nested, RuleOptions, RulesOptimum, RulesSolution, check_rules,
+};
 use crate::solve::engine::marginals::{
     Nesting, capped_flow, checked_unlocked, round_flow, round_pairs,
 };
-use crate::solve::{
-    engine::weights::{integer_weights, weighted},
-    methods::rules,
-    {Assignment, Problem, Unlocked, add_locks},
-};
+use crate::solve::engine::weights::{integer_weights, weighted};
+use crate::solve::{Assignment, Problem, Unlocked, add_locks};
 
 pub use crate::solve::engine::marginals::{
     ExpectedWorst, Marginals, PROB_SCALE, ProbabilityCaps, RandomizedSolution, marginals,
@@ -64,15 +64,17 @@ pub fn assign_randomized(
 /// capacities in probability units), and the sample is drawn by rounding that whole flow, group
 /// arcs included. Every pair keeps its exact marginal, and every group count
 /// ends at the floor or ceiling of its expectation, hence within its bounds. Locked pairs have
-/// probability 1. The deterministic optimum for the ratio is the rules' own optimum.
+/// probability 1. The deterministic optimum for the ratio is the rules' own optimum, `optimum`
+/// (the rules method's, passed by the requirements model).
 pub fn assign_randomized_with_rules(
     pb: &Problem<'_>,
     caps: &ProbabilityCaps,
     seed: u64,
     opts: &crate::solve::SolveOptions,
-    groups: &[rules::Group],
-    rule_opts: &rules::RuleOptions,
-) -> Result<(RandomizedSolution, rules::RulesSolution)> {
+    groups: &[Group],
+    rule_opts: &RuleOptions,
+    optimum: &RulesOptimum<'_>,
+) -> Result<(RandomizedSolution, RulesSolution)> {
     pb.validate()?;
     if let Some(d) = crate::solve::engine::diagnose::quick(pb) {
         return Err(Error::Infeasible(Box::new(d)));
@@ -89,7 +91,7 @@ pub fn assign_randomized_with_rules(
         .transpose()?;
     let reduced = unlocked.as_ref().map(|u| u.problem(pb));
     let free = reduced.as_ref().unwrap_or(pb);
-    let nested = rules::Nested::new(pb, free, groups)?;
+    let nested = Nested::new(pb, free, groups)?;
     let (solved, deterministic) = rayon::join(
         || {
             let build = |pairs: &[Vec<u32>]| nested.structure(free, PROB_SCALE, pairs);
@@ -99,7 +101,7 @@ pub fn assign_randomized_with_rules(
             };
             capped_flow(free, caps, opts.candidates, Some(nesting))
         },
-        || rules::solve_rules(pb, groups, rule_opts),
+        || optimum(pb, groups),
     );
     // Rules that no assignment meets are diagnosed as such, before the caps are blamed.
     let deterministic = deterministic?;
@@ -119,7 +121,7 @@ pub fn assign_randomized_with_rules(
     }
     let mut assignment = Assignment { reviewers };
     add_locks(pb, &mut assignment)?;
-    if let Some(v) = rules::check_rules(pb, groups, &assignment).first() {
+    if let Some(v) = check_rules(pb, groups, &assignment).first() {
         return Err(Error::Verification(format!(
             "the sample breaks the rule on {} for paper {}",
             groups[v.group].label, pb.paper_ids[v.paper]
@@ -127,7 +129,7 @@ pub fn assign_randomized_with_rules(
     }
     marginals.add_locks(pb);
     let total = assignment.objective(pb.affinity);
-    let sample = rules::RulesSolution {
+    let sample = RulesSolution {
         assignment: assignment.clone(),
         objective: total,
         violations: Vec::new(),
@@ -152,7 +154,7 @@ pub fn assign_randomized_with_rules(
 const MIX_UNIT: i64 = 1 << 12;
 
 /// A randomized assignment that maximises the **expected total of the worst-off paper** under
-/// the caps (the fair objective of [`crate::solve::fair`] for a random draw), rather than the expected
+/// the caps (the fair objective of the `fair` method for a random draw), rather than the expected
 /// total affinity.
 ///
 /// Every feasible distribution has marginals `x` in the capped polytope, and paper `p`'s
@@ -169,7 +171,7 @@ const MIX_UNIT: i64 = 1 << 12;
 /// total and its bound are exact integers; the gap says how far from optimal the draw may be.
 ///
 /// Composition rules and score floors are not combined with this objective (see
-/// [`crate::solve::requirements::assign`]).
+/// `requirements::assign`).
 pub fn assign_randomized_fair(
     pb: &Problem<'_>,
     caps: &ProbabilityCaps,
