@@ -121,15 +121,18 @@ def wef1(values, x, demand):
     return worst <= 1 + 1e-9, worst
 
 
-def perturbed(Solver, binary, seed, n_papers, n_reviewers, demand, max_load, beta):
+def perturbed(Solver, binary, seed, n_papers, n_reviewers, demand, max_load, beta, cap=1.0,
+              bad=()):
+    """Both solvers with perturbation beta, every pair capped at `cap`, and the bad-match
+    thresholds `bad` (scores; OpenReview's are on its costs, the negated scores)."""
     rng = np.random.default_rng(seed)
     scores = np.round(rng.uniform(0.05, 1.0, (n_papers, n_reviewers)), 6)
     enc = types.SimpleNamespace(
         cost_matrix=-scores,
         constraint_matrix=np.zeros((n_papers, n_reviewers), dtype=int),
-        prob_limit_matrix=np.ones((n_papers, n_reviewers)),
+        prob_limit_matrix=np.full((n_papers, n_reviewers), cap),
         perturbation=beta,
-        bad_match_thresholds=[],
+        bad_match_thresholds=[-t for t in bad],
     )
     solver = Solver([0] * n_reviewers, [max_load] * n_reviewers, [demand] * n_papers, enc)
     start = time.perf_counter()
@@ -139,11 +142,15 @@ def perturbed(Solver, binary, seed, n_papers, n_reviewers, demand, max_load, bet
     theirs = float((scores * (x - beta * x * x)).sum())
     with tempfile.TemporaryDirectory() as d:
         write_venue(d, scores)
-        s, _, ours_s = run_papermatch(binary, d, demand, max_load,
-                                      ["--objective", "perturbed", "--perturbation", str(beta)])
+        extra = ["--objective", "perturbed", "--perturbation", str(beta),
+                 "--max-probability", str(cap)]
+        for t in bad:
+            extra += ["--bad-match-threshold", str(t)]
+        s, _, ours_s = run_papermatch(binary, d, demand, max_load, extra)
     p = s["randomized"]["perturbed"]
     ours = p["objective"]
-    print(f"perturbed {n_papers}x{n_reviewers} seed {seed} beta {beta}: openreview {theirs:.6f} "
+    limits = f" cap {cap} bad {list(bad)}" if cap < 1 or bad else ""
+    print(f"perturbed {n_papers}x{n_reviewers} seed {seed} beta {beta}{limits}: openreview {theirs:.6f} "
           f"in {theirs_s:.3f} s; papermatch {ours:.6f} (bound {p['bound']:.6f}) in {ours_s:.3f} s; "
           f"relative difference {(ours - theirs) / abs(theirs):+.2e}")
 
@@ -264,6 +271,7 @@ def main():
     for seed in (1, 2, 3):
         for beta in (0.5, 1.0):
             perturbed(Perturbed, a.papermatch, seed, 10, 15, 3, 3, beta)
+        perturbed(Perturbed, a.papermatch, seed, 10, 15, 3, 3, 0.5, cap=0.6, bad=(0.3, 0.5))
     rng = np.random.default_rng(7)
     for n_papers, n_reviewers in ((3, 4), (10, 12), (50, 60), (200, 300)):
         scores = np.round(rng.uniform(0.0, 1.0, (n_papers, n_reviewers)), 6)

@@ -1,5 +1,15 @@
 //! Paper × reviewer affinity from keywords, and how keyword and external scores combine.
 //!
+//! | file | what | may use |
+//! |---|---|---|
+//! | `mod.rs` | keyword affinity (TF-IDF cosine, Jaccard) and blending with external scores | [`crate::model`] |
+//! | [`text`] | lexical text affinity: titles and abstracts against reviewers' own papers | `mod.rs` |
+//! | [`neural`] | expertise from a sentence-embedding model (full BERT or the static encoder) | `bert`, `kernels`, `cache`, `text` |
+//! | `bert.rs` | the BERT encoder of a sentence-transformers folder | `kernels` |
+//! | `kernels.rs` | the CPU kernels: packed matrix products, `exp`, GELU, layer norm | nothing |
+//! | [`cache`] | the embedding cache, crash-safe and shared between runs | nothing |
+//! | [`goldstandard`] | measuring text affinity against expert judgements | `text` |
+//!
 //! # Keywords
 //!
 //! A keyword list is `;`-separated. Each keyword is normalised: Unicode NFKC, lower case,

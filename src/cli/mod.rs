@@ -1,5 +1,10 @@
 //! Command-line interface: flag definitions (clap derive) and the wiring to the library.
 //! Nothing here computes anything the library does not.
+//!
+//! | file | what | may use |
+//! |---|---|---|
+//! | `mod.rs` | each command: parse, call the library, render | the library |
+//! | `args.rs` | the flags (clap derive); each flag's doc comment is its `--help` | the library's option types |
 
 mod args;
 

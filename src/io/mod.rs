@@ -1,5 +1,13 @@
 //! Reading venues from CSV files and writing results atomically.
 //!
+//! | file | what | may use |
+//! |---|---|---|
+//! | `mod.rs` | a venue's files: papers, reviewers, conflicts, locks, bans, bids, reviewers' papers, OpenReview's expertise layout | `table`, `scores`, [`crate::model`], [`crate::affinity`] (keyword normalisation) |
+//! | `table.rs` | one CSV table with a header, every error at its file, line and column | nothing |
+//! | `scores/` | `scores.csv` at close to memory speed: chunks in parallel, exact decimals, id tables | `table` |
+//! | [`formats`] | OpenReview's and HotCRP's files, marginals and probability limits | `table`, [`crate::solve`] (assignments) |
+//! | [`write`] | outputs written to a temporary file and renamed into place | nothing |
+//!
 //! # Input files
 //!
 //! A venue is a directory with conventional file names; each can also be named on its own

@@ -1,5 +1,11 @@
 //! What a run tells its user: the assignment CSV, the summary (human text and versioned JSON).
 //!
+//! | file | what | may use |
+//! |---|---|---|
+//! | `mod.rs` | the assignment CSV, the run summary (text and JSON), alternates | [`crate::solve`], [`crate::io`] |
+//! | [`evaluate`] | the quality of any assignment, comparisons, randomness of marginals | [`crate::solve`] |
+//! | [`html`] | the self-contained HTML report | `evaluate`, `mod.rs` |
+//!
 //! The assignment CSV is `paper_id,reviewer_id,score`, sorted by paper id, then score
 //! (descending), then reviewer id, with scores printed with exactly six decimals.
 //!

@@ -1,5 +1,12 @@
 //! The chair's workbench over HTTP (`papermatch serve`): a thin face over a [`Session`].
 //!
+//! | file | what | may use |
+//! |---|---|---|
+//! | `mod.rs` | the router, the token and origin guards, starting the server | `api`, `pages`, [`crate::session`] |
+//! | [`api`] | the JSON handlers | [`crate::session`] |
+//! | [`pages`] | the HTML pages (maud) and their forms | `api`, [`crate::session`] |
+//! | `assets/` | the style sheet, embedded in the binary | nothing |
+//!
 //! Handlers parse a request, call one [`Session`] method and render what comes back, as JSON
 //! ([`api`]) or as server-rendered HTML ([`pages`]); no handler decides anything about an
 //! assignment. The pages need no JavaScript: every edit is a plain HTML form posted to an

@@ -1,6 +1,11 @@
 //! An editing session over one assignment: the state behind the chair's workbench
 //! (`papermatch serve`), usable from Rust and Python alike.
 //!
+//! | file | what | may use |
+//! |---|---|---|
+//! | `mod.rs` | [`Session`]: edits, incremental checks, decisions, undo and redo, re-optimize, save | [`crate::solve`], [`crate::report`], [`crate::io`] |
+//! | [`views`] | what the pages show: search, one paper, one reviewer, why a reviewer matches | `mod.rs`, [`crate::report`], [`crate::affinity`] |
+//!
 //! A [`Session`] owns a venue's [`Instance`], the [`Requirements`] of the run, the current
 //! assignment and its history. Every edit is checked at once against the whole problem:
 //!
