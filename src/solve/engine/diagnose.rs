@@ -7,9 +7,10 @@
 //! violator: together they need more than those reviewers can take), and the minimum loads that
 //! stayed unmet.
 
+use super::network::Graph;
 pub use crate::error::Diagnosis;
 pub(crate) use crate::error::list;
-use crate::solve::{Problem, engine::network::Graph};
+use crate::solve::Problem;
 
 impl Diagnosis {
     fn totals(pb: &Problem<'_>) -> Diagnosis {

@@ -2,7 +2,7 @@
 //!
 //! # Why a solver of our own
 //!
-//! The assignment problem is a minimum-cost flow (see [`crate::solve::engine::verify`] for the network). General
+//! The assignment problem is a minimum-cost flow (see [`super::verify`] for the network). General
 //! LP solvers do not reach big venues (good_lp + HiGHS: 11.8 s and 1 GB at 1,000 × 1,500), and the
 //! Rust flow crates either are GPL (rs_graph), or use successive shortest paths (ac-library-rs,
 //! `O(demand · E log V)`), or are one-to-one only (`pathfinding::kuhn_munkres`, `lapjv`). None
@@ -29,14 +29,11 @@
 
 use rayon::prelude::*;
 
+use super::network::{ArcSpec, Graph};
+use super::{diagnose, verify};
 use crate::error::{Error, Result};
 use crate::model::{AffinityMatrix, ReviewerIdx};
-use crate::solve::{
-    Assignment, Certificate, Problem, Solution, SolveStats, Solver,
-    engine::diagnose,
-    engine::network::{ArcSpec, Graph},
-    engine::verify,
-};
+use crate::solve::{Assignment, Certificate, Problem, Solution, SolveStats, Solver};
 
 /// Below this many pairs the solver uses the full graph and skips pruning.
 pub(crate) const FULL_GRAPH_PAIRS: usize = 200_000;
@@ -213,7 +210,7 @@ pub(crate) fn balances(pb: &Problem<'_>, scale: i64) -> Vec<i64> {
     excess
 }
 
-/// The flow network of [`crate::solve::engine::verify`] restricted to `pairs`, with its node balances.
+/// The flow network of [`super::verify`] restricted to `pairs`, with its node balances.
 fn network(pb: &Problem<'_>, pairs: &[Vec<u32>]) -> (Graph, Vec<i64>) {
     let (np, nr) = (pb.n_papers(), pb.n_reviewers());
     let n_pairs: usize = pairs.iter().map(Vec::len).sum();

@@ -7,9 +7,9 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use super::Structure;
 use crate::error::{Error, Result};
 use crate::model::Reviewer;
-use crate::solve::engine::Structure;
 use crate::solve::{Assignment, Problem};
 
 /// Eligible pairs up to which crossing rules are solved as an integer program.

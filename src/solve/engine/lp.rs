@@ -15,11 +15,10 @@ use good_lp::{
     variable,
 };
 
+use super::{diagnose, flow};
 use crate::error::{Error, Result};
 use crate::model::{ReviewerIdx, SCORE_SCALE};
-use crate::solve::{
-    Assignment, Certificate, Problem, Solution, SolveStats, Solver, engine::diagnose, engine::flow,
-};
+use crate::solve::{Assignment, Certificate, Problem, Solution, SolveStats, Solver};
 
 /// Venues with at most this many eligible pairs are small enough for an exact MILP through
 /// good_lp's pure-Rust backend, whatever the side constraints (the fair objective and the cycle

@@ -22,12 +22,10 @@
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use super::{self as engine, Unlocked};
 use crate::error::{Error, Result};
 use crate::model::{PaperIdx, ReviewerIdx};
-use crate::solve::{
-    engine::{self, Unlocked},
-    {Assignment, Problem},
-};
+use crate::solve::{Assignment, Problem};
 
 /// Probabilities are handled in units of 1/1000.
 pub const PROB_SCALE: i64 = 1000;
@@ -442,11 +440,34 @@ impl RandomizedSolution {
     }
 }
 
+/// One assignment drawn with `seed` from `marginals` (of `free`, which is `pb` with its locks
+/// taken out), with the locks added back to the draw (every constraint of `pb` checked) and to
+/// the marginals at probability 1: the solution of every randomized method, figures aside.
+pub(crate) fn draw(
+    pb: &Problem<'_>,
+    free: &Problem<'_>,
+    mut marginals: Marginals,
+    seed: u64,
+    deterministic_optimum: i64,
+) -> Result<RandomizedSolution> {
+    let mut assignment = sample(free, &marginals, seed);
+    crate::solve::add_locks(pb, &mut assignment)?;
+    marginals.add_locks(pb);
+    Ok(RandomizedSolution {
+        assignment,
+        marginals,
+        deterministic_optimum,
+        seed,
+        worst: None,
+        perturbed: None,
+    })
+}
+
 /// Validates `pb`, diagnoses a plainly infeasible one, and takes its locks out when it has
 /// any: the start of every randomized method whose marginals are of the unlocked problem.
 pub(crate) fn checked_unlocked(pb: &Problem<'_>) -> Result<Option<Unlocked>> {
     pb.validate()?;
-    if let Some(d) = crate::solve::engine::diagnose::quick(pb) {
+    if let Some(d) = super::diagnose::quick(pb) {
         return Err(Error::Infeasible(Box::new(d)));
     }
     (!pb.locks.is_empty())

@@ -1,22 +1,22 @@
 //! The pruned engine: a capacitated assignment network solved on a small candidate graph, with
 //! pricing, for the methods that need more than the plain solver's unit-capacity network.
 //!
-//! The network is the plain one of [`crate::solve::engine::verify`] (papers supply their demand, reviewers
+//! The network is the plain one of [`super::verify`] (papers supply their demand, reviewers
 //! absorb between their minimum and maximum loads) with every quantity multiplied by a `scale`,
 //! each pair `(p, r)` given its own capacity in those units, optionally a tree of group nodes
 //! under every paper ([`Structure`], the nested composition rules) and an adjustment of every
 //! pair's cost (the Lagrangian bonuses of crossing rules). The randomized method uses it with
 //! capacities `q_pr · scale` (probability caps), the rules with their group nodes, both
 //! together, and perturbed maximization with each pair as a chain of pieces (`segments`). The
-//! plain solver ([`crate::solve::engine::flow`]) keeps its own unit-capacity loop, which warm-starts from 0/1
+//! plain solver ([`super::flow`]) keeps its own unit-capacity loop, which warm-starts from 0/1
 //! assignments, and shares the candidates, the widening step and the pricing scan with this one.
 //!
 //! 1. **Candidates**: each paper's best eligible reviewers and each reviewer's best papers
-//!    ([`crate::solve::engine::flow`]'s choice), pairs of capacity 0 left out.
+//!    ([`super::flow`]'s choice), pairs of capacity 0 left out.
 //! 2. **Feasibility**: a maximum flow on the candidate graph; when it falls short, the candidates
 //!    double, up to the full eligible graph (never built for the largest venues).
-//! 3. **Minimum cost**: Goldberg's cost scaling ([`crate::solve::engine::network::Graph::min_cost_flow`]), then
-//!    exact integer potentials ([`crate::solve::engine::network::Graph::certificate`]).
+//! 3. **Minimum cost**: Goldberg's cost scaling ([`super::network::Graph::min_cost_flow`]), then
+//!    exact integer potentials ([`super::network::Graph::certificate`]).
 //! 4. **Pricing**: every eligible pair outside the candidate graph is checked against the
 //!    potentials; a pair whose reduced profit is positive is added, and steps 2–4 repeat. When
 //!    none is left, the potentials prove the flow optimal for the full problem: the candidate
@@ -27,14 +27,11 @@
 
 use rayon::prelude::*;
 
+use super::flow::{self, FULL_GRAPH_PAIRS, MAX_FULL_GRAPH_PAIRS};
+use super::network::{ArcSpec, Graph, with_terminals};
+use super::verify;
 use crate::error::{Error, Result};
-use crate::solve::{
-    Problem,
-    engine::flow,
-    engine::flow::{FULL_GRAPH_PAIRS, MAX_FULL_GRAPH_PAIRS},
-    engine::network::{ArcSpec, Graph, with_terminals},
-    engine::verify,
-};
+use crate::solve::Problem;
 
 /// A capacitated assignment network: the problem, the unit, each pair's capacity, and
 /// optionally group nodes between papers and reviewers and adjustments of pair costs.

@@ -52,14 +52,12 @@ use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 use crate::model::SCORE_SCALE;
+use crate::solve::Problem;
 use crate::solve::engine::marginals::{
-    Marginals, PROB_SCALE, ProbabilityCaps, RandomizedSolution, cap_units, checked_unlocked,
-    marginals_with, sample,
+    Marginals, PROB_SCALE, ProbabilityCaps, RandomizedSolution, cap_units, checked_unlocked, draw,
+    marginals_with,
 };
-use crate::solve::{
-    engine::{self, flow},
-    {Problem, add_locks},
-};
+use crate::solve::engine::{self, flow};
 
 pub use crate::solve::engine::marginals::{BadMatchLimit, PerturbedFigures};
 
@@ -126,10 +124,8 @@ pub fn assign_perturbed(
         },
         || crate::solve::solve(pb, opts),
     );
-    let ((mut marginals, mut figures), deterministic) = (solved?, deterministic?);
-    let mut assignment = sample(free, &marginals, seed);
-    add_locks(pb, &mut assignment)?;
-    marginals.add_locks(pb);
+    let ((marginals, mut figures), deterministic) = (solved?, deterministic?);
+    let mut solution = draw(pb, free, marginals, seed, deterministic.objective)?;
     // The locked pairs add their full score to both sides.
     let locked: f64 = pb
         .locks
@@ -138,14 +134,8 @@ pub fn assign_perturbed(
         .sum();
     figures.objective += locked;
     figures.bound += locked;
-    Ok(RandomizedSolution {
-        assignment,
-        marginals,
-        deterministic_optimum: deterministic.objective,
-        seed,
-        worst: None,
-        perturbed: Some(figures),
-    })
+    solution.perturbed = Some(figures);
+    Ok(solution)
 }
 
 /// Solves for the perturbed marginals of `pb` (without locks) under `caps`, proves a bound, and

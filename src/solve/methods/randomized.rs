@@ -16,7 +16,7 @@ use crate::solve::engine::groups::{
     Group, Nested, RuleOptions, RulesOptimum, RulesSolution, check_rules,
 };
 use crate::solve::engine::marginals::{
-    Nesting, capped_flow, checked_unlocked, round_flow, round_pairs,
+    Nesting, capped_flow, checked_unlocked, draw, round_flow, round_pairs,
 };
 use crate::solve::engine::weights::{integer_weights, weighted};
 use crate::solve::{Assignment, Problem, Unlocked, add_locks};
@@ -45,18 +45,7 @@ pub fn assign_randomized(
         || marginals_with(free, caps, opts.candidates),
         || crate::solve::solve(pb, opts),
     );
-    let (mut marginals, deterministic) = (marginals?, deterministic?);
-    let mut assignment = sample(free, &marginals, seed);
-    add_locks(pb, &mut assignment)?;
-    marginals.add_locks(pb);
-    Ok(RandomizedSolution {
-        assignment,
-        marginals,
-        deterministic_optimum: deterministic.objective,
-        seed,
-        worst: None,
-        perturbed: None,
-    })
+    draw(pb, free, marginals?, seed, deterministic?.objective)
 }
 
 /// [`assign_randomized`] under hard composition rules whose groups nest: the capped fractional
