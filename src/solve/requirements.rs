@@ -207,6 +207,14 @@ impl Outcome {
 ///   with the reason).
 pub fn assign(problem: &Problem<'_>, req: &Requirements) -> Result<Outcome> {
     if let Some(rule) = &req.cycles {
+        if req.randomized.is_some() {
+            return Err(Error::Options(
+                "--no-review-cycles with probability caps: forbidding the cycles of one draw and \
+                 drawing again makes the final draw depend on the earlier ones, so the caps \
+                 would no longer bound its probabilities; use one or the other"
+                    .into(),
+            ));
+        }
         if req
             .fair
             .as_ref()
@@ -223,14 +231,6 @@ pub fn assign(problem: &Problem<'_>, req: &Requirements) -> Result<Outcome> {
             cycles: None,
             ..req.clone()
         };
-        if req.randomized.is_some() {
-            return Err(Error::Options(
-                "--no-review-cycles with probability caps: forbidding the cycles of one draw and \
-                 drawing again makes the final draw depend on the earlier ones, so the caps \
-                 would no longer bound its probabilities; use one or the other"
-                    .into(),
-            ));
-        }
         let plain = req.fair.is_none() && req.rules.is_none();
         let run = |pb: &Problem<'_>| assign(pb, &inner);
         let (mut outcome, figures) =

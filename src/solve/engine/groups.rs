@@ -57,7 +57,7 @@ impl Rule {
     /// `1 per institution`.
     ///
     /// ```
-    /// use papermatch::solve::rules::{Bound, Rule, Selector};
+    /// use papermatch::solve::engine::groups::{Bound, Rule, Selector};
     /// let r = Rule::parse(Bound::AtMost, "1 per institution")?;
     /// assert_eq!(r.selector, Selector::Per { attribute: "institution".into() });
     /// assert!(Rule::parse(Bound::AtLeast, "one seniority=senior").is_err());
