@@ -101,7 +101,7 @@ fn instance(
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(96))]
+    #![proptest_config(ProptestConfig::with_cases(384))]
 
     #[test]
     fn perturbed_objective_matches_an_independent_qp(

@@ -304,6 +304,8 @@ pub(crate) fn solve_from(
         let mut excess = built.balance.clone();
         let mut price = vec![0i64; g.n()];
         let mut start = None;
+        // Solved from `Start::prices_only` prices already.
+        let mut solved = false;
         // The last optimum is still a feasible flow (the new pairs carry none; a new group node
         // appears only where the old candidates could not break its bound): start from it and
         // its prices, at the scale of the largest gain priced in. Should the old flow not fit,
@@ -335,9 +337,21 @@ pub(crate) fn solve_from(
             for (x, &pi) in price.iter_mut().zip(&potentials[..np + nr + 1]) {
                 *x = pi * k;
             }
-            start = Some(eps);
+            // Prices much farther from optimal than `eps` can trip cost scaling's guard against
+            // runaway relabels (it assumes an (8·eps)-optimal flow exists): then solve cold.
+            match g.min_cost_flow(&mut excess, &mut price, Some(eps)) {
+                Ok(()) => solved = true,
+                Err(Error::Solver(_)) => {
+                    g = Graph::build(n, &built.arcs);
+                    excess.clone_from(&built.balance);
+                    price.fill(0);
+                }
+                Err(e) => return Err(e),
+            }
         }
-        g.min_cost_flow(&mut excess, &mut price, start)?;
+        if !solved {
+            g.min_cost_flow(&mut excess, &mut price, start)?;
+        }
         let potentials = g.certificate(&price)?;
         let found = if priced {
             price_pruned(net, st, &pairs, &potentials, 10 * max_demand.max(4))

@@ -21,8 +21,10 @@
 //!    dozen sweeps (milliseconds at 2,000 × 3,000).
 //! 2. **Exact flow on the grid**: pieces of 0.001 (the marginals' grid) within ±0.004 of those
 //!    probabilities, one piece on either side beyond, solved by the engine from the descent's
-//!    prices (a start without a flow, `Start::prices_only`), with pricing; solved again around
-//!    the new flow while a pair ends at the edge of its window.
+//!    prices (a start without a flow, `Start::prices_only`; should they be too far off for its
+//!    scale, cold), with pricing. While a pair ends on an edge of its window or inside a coarse
+//!    piece beyond it (where the flow's profit is the piece's chord, below the true one), it is
+//!    solved again around the new flow, each such pair's window four times as wide.
 //!
 //! The descent only decides where the solve starts: the flow is exact for its pieces whatever
 //! the start, and the bound below certifies the result. On the 2,000 × 3,000 dense venue this
@@ -49,6 +51,7 @@
 //! Scores at or below 0 keep a linear profit `w·x` (their `w·f` would be convex).
 
 use rayon::prelude::*;
+use rustc_hash::FxHashMap;
 
 use crate::error::{Error, Result};
 use crate::model::SCORE_SCALE;
@@ -344,11 +347,12 @@ impl Window {
         cuts
     }
 
-    /// Whether flow `f` of a pair centred at `c` ended on the edge of the fine range (not at 0
-    /// or the cap): its optimum may lie beyond.
+    /// Whether flow `f` of a pair centred at `c` ended on an edge of the fine range or in one of
+    /// the coarse pieces beyond it (not at 0 or the cap): its optimum may lie beyond, and inside
+    /// a coarse piece the flow's profit is the piece's chord, below the true one.
     fn unresolved(self, c: i32, cap: i32, f: i32) -> bool {
         let (lo, hi) = self.range(c, cap);
-        f > 0 && f < cap && ((lo > 0 && f == lo) || (hi < cap && f == hi))
+        f > 0 && f < cap && ((lo > 0 && f <= lo) || (hi < cap && f >= hi))
     }
 }
 
@@ -359,8 +363,10 @@ const FINE: Window = Window {
     width: 1,
 };
 
-/// Re-solves with the window moved to the last flow while a pair ends on its edge.
-const EDGE_ROUNDS: usize = 4;
+/// Re-solves with the window moved to the last flow, four times as wide for each pair that
+/// ended on an edge of its own, while one does (a pair's window covers its whole range after
+/// at most four widenings).
+const EDGE_ROUNDS: usize = 16;
 
 impl Solver<'_, '_> {
     /// Candidate reviewers per paper to start from.
@@ -447,12 +453,20 @@ impl Solver<'_, '_> {
             (b - a, -(slope.round() as i64))
         };
         let per_paper = self.per_paper();
-        let pieces = |centres: &[Vec<(u32, i32)>], p: usize, r: u32, cap: i32, lin: i64| {
+        // Pairs whose window was widened, with their radius.
+        let mut wide: FxHashMap<(usize, u32), i32> = FxHashMap::default();
+        let pieces = |centres: &[Vec<(u32, i32)>],
+                      wide: &FxHashMap<(usize, u32), i32>,
+                      p: usize,
+                      r: u32,
+                      cap: i32,
+                      lin: i64| {
             let score = pb.affinity.get(p, r as usize) as i64;
             let c = centres[p]
                 .binary_search_by_key(&r, |&(x, _)| x)
                 .map_or(0, |i| centres[p][i].1);
-            FINE.cuts(c, cap)
+            window(wide, p, r)
+                .cuts(c, cap)
                 .windows(2)
                 .map(|ab| piece(score, lin, ab[0], ab[1]))
                 .collect::<Vec<_>>()
@@ -475,8 +489,9 @@ impl Solver<'_, '_> {
         };
         let mut rounds = 0;
         let solved = loop {
-            let cs = &centres;
-            let segments = move |p: usize, r: u32, cap: i32, lin: i64| pieces(cs, p, r, cap, lin);
+            let (cs, ws) = (&centres, &wide);
+            let segments =
+                move |p: usize, r: u32, cap: i32, lin: i64| pieces(cs, ws, p, r, cap, lin);
             let net = network(pb, cap, adjust_of, &segments);
             self.solves += 1;
             let solved = match engine::solve_from(
@@ -496,8 +511,13 @@ impl Solver<'_, '_> {
                     )));
                 }
             };
-            if rounds == EDGE_ROUNDS || !at_window_edge(&solved.flows, &centres, FINE, cap) {
+            let edges = at_window_edge(&solved.flows, &centres, &wide, cap);
+            if rounds == EDGE_ROUNDS || edges.is_empty() {
                 break solved;
+            }
+            for (p, r) in edges {
+                let radius = window(&wide, p, r).radius;
+                wide.insert((p, r), radius.saturating_mul(4));
             }
             rounds += 1;
             centres = solved.flows.clone();
@@ -599,22 +619,34 @@ fn network<'n>(
     }
 }
 
-/// Whether a pair's new flow sits at an edge of its window strictly inside `(0, cap)`: the
+/// Pair `(p, r)`'s window: [`FINE`], or wider when it was widened.
+fn window(wide: &FxHashMap<(usize, u32), i32>, p: usize, r: u32) -> Window {
+    Window {
+        radius: wide.get(&(p, r)).copied().unwrap_or(FINE.radius),
+        ..FINE
+    }
+}
+
+/// The pairs whose new flow sits at an edge of their window strictly inside `(0, cap)`: their
 /// optimum may lie beyond it.
 fn at_window_edge(
     new: &[Vec<(u32, i32)>],
     old: &[Vec<(u32, i32)>],
-    win: Window,
+    wide: &FxHashMap<(usize, u32), i32>,
     cap: &(dyn Fn(usize, u32) -> i32 + Sync),
-) -> bool {
-    new.iter().zip(old).enumerate().any(|(p, (row, old))| {
-        row.iter().any(|&(r, f)| {
+) -> Vec<(usize, u32)> {
+    let mut edges = Vec::new();
+    for (p, (row, old)) in new.iter().zip(old).enumerate() {
+        for &(r, f) in row {
             let c = old
                 .binary_search_by_key(&r, |&(x, _)| x)
                 .map_or(0, |i| old[i].1);
-            win.unresolved(c, cap(p, r), f)
-        })
-    })
+            if window(wide, p, r).unresolved(c, cap(p, r), f) {
+                edges.push((p, r));
+            }
+        }
+    }
+    edges
 }
 
 /// The Lagrangian bound of the module doc for the potentials of `solved` (score units), with
