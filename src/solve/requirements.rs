@@ -31,7 +31,7 @@ use crate::solve::{
     Assignment, Problem, Solution, SolveOptions,
     methods::cycles::{self, CycleFigures, CycleRule},
     methods::fair::{self, FairOptions, FairSolution, Objective},
-    methods::perturbed::Perturbation,
+    methods::perturbed::{self, Perturbation},
     methods::randomized::{self, ProbabilityCaps, RandomizedSolution},
     methods::rules::{self, Group, Rule, RuleOptions, RulesSolution},
     methods::wef1::{self, Wef1Solution},
@@ -74,7 +74,7 @@ pub struct Randomization {
     /// The seed: the same seed gives the same assignment.
     pub seed: u64,
     /// Maximise the perturbed objective `Σ w f(x)` instead of the expected total
-    /// ([`crate::solve::methods::perturbed`]): perturbed maximization.
+    /// ([`perturbed`]): perturbed maximization.
     pub perturbation: Option<Perturbation>,
 }
 
@@ -200,7 +200,7 @@ impl Outcome {
 ///   with it are refused with the reason);
 /// - `Objective::Wef1`: [`wef1::solve_wef1`] (FairSequence, improved; its bound is the plain
 ///   optimum; caps, rules, floors and cycles refused with the reason);
-/// - perturbed maximization: [`perturbed::assign_perturbed`](crate::solve::perturbed::assign_perturbed) (caps and locks kept; rules, a
+/// - perturbed maximization: [`perturbed::assign_perturbed`] (caps and locks kept; rules, a
 ///   fair objective and cycles refused with the reason);
 /// - probability caps and hard rules whose groups nest:
 ///   [`randomized::assign_randomized_with_rules`] (crossing groups or soft rules are refused
@@ -325,9 +325,9 @@ pub fn assign(problem: &Problem<'_>, req: &Requirements) -> Result<Outcome> {
         )),
         (Some(r), None, None) => {
             let s = match &r.perturbation {
-                Some(pert) => crate::solve::perturbed::assign_perturbed(
-                    problem, &r.caps, r.seed, &req.solve, pert,
-                )?,
+                Some(pert) => {
+                    perturbed::assign_perturbed(problem, &r.caps, r.seed, &req.solve, pert)?
+                }
                 None => randomized::assign_randomized(problem, &r.caps, r.seed, &req.solve)?,
             };
             Ok(Outcome::randomized(problem, s, None))
