@@ -366,39 +366,35 @@ fn bad_match_limits_hold() {
 #[test]
 fn cli_perturbed_and_wef1_on_the_example_venue() {
     let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("a.csv");
-    let marg = dir.path().join("m.csv");
-    let summary = dir.path().join("s.json");
-    let venue = std::path::PathBuf::from(path("examples/want-workshop"));
-    let run = bin()
-        .args([
-            "assign",
-            venue.to_str().unwrap(),
-            "--objective",
-            "perturbed",
-        ])
-        .args([
-            "--perturbation",
-            "0.5",
-            "--bad-match-threshold",
-            "0.2",
-            "--seed",
-            "7",
-        ])
-        .arg("-o")
-        .arg(&out)
-        .arg("--probabilities")
-        .arg(&marg)
-        .arg("--summary")
-        .arg(&summary)
-        .output()
-        .unwrap();
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
+    let file = |name: &str| dir.path().join(name).display().to_string();
+    let (out, marg, summary) = (file("a.csv"), file("m.csv"), file("s.json"));
+    let venue = path("examples/want-workshop");
+    let perturbed = [
+        "assign",
+        &venue,
+        "--objective",
+        "perturbed",
+        "--perturbation",
+        "0.5",
+        "--bad-match-threshold",
+        "0.2",
+        "--seed",
+        "7",
+    ];
+    let run_ok = |args: &[&str]| {
+        let o = run(args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        o
+    };
+    let json = |bytes: &[u8]| -> serde_json::Value { serde_json::from_slice(bytes).unwrap() };
+    run_ok(
+        &[
+            &perturbed[..],
+            &["-o", &out, "--probabilities", &marg, "--summary", &summary],
+        ]
+        .concat(),
     );
-    let s: serde_json::Value = serde_json::from_slice(&std::fs::read(&summary).unwrap()).unwrap();
+    let s = json(&std::fs::read(&summary).unwrap());
     let p = &s["randomized"]["perturbed"];
     assert_eq!(p["beta"], 0.5);
     assert!(p["relative_gap"].as_f64().unwrap() < 1e-4, "{p}");
@@ -409,84 +405,39 @@ fn cli_perturbed_and_wef1_on_the_example_venue() {
         0.2
     );
     // The same seed gives the same bytes.
-    let again = dir.path().join("b.csv");
-    let run = bin()
-        .args([
-            "assign",
-            venue.to_str().unwrap(),
-            "--objective",
-            "perturbed",
-        ])
-        .args([
-            "--perturbation",
-            "0.5",
-            "--bad-match-threshold",
-            "0.2",
-            "--seed",
-            "7",
-            "-q",
-        ])
-        .arg("-o")
-        .arg(&again)
-        .output()
-        .unwrap();
-    assert!(run.status.success());
+    let again = file("b.csv");
+    run_ok(&[&perturbed[..], &["-q", "-o", &again]].concat());
     assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(&again).unwrap());
 
-    let wef = dir.path().join("w.csv");
-    let run = bin()
-        .args([
-            "assign",
-            venue.to_str().unwrap(),
-            "--objective",
-            "wef1",
-            "-q",
-        ])
-        .arg("-o")
-        .arg(&wef)
-        .arg("--summary")
-        .arg(&summary)
-        .output()
-        .unwrap();
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
-    let s: serde_json::Value = serde_json::from_slice(&std::fs::read(&summary).unwrap()).unwrap();
+    let wef = file("w.csv");
+    run_ok(&[
+        "assign",
+        &venue,
+        "--objective",
+        "wef1",
+        "-q",
+        "-o",
+        &wef,
+        "--summary",
+        &summary,
+    ]);
+    let s = json(&std::fs::read(&summary).unwrap());
     assert_eq!(s["wef1"]["envy"]["wef1"], true);
-    let ev = bin()
-        .args([
-            "evaluate",
-            venue.to_str().unwrap(),
-            "--json",
-            "--assignment",
-        ])
-        .arg(&wef)
-        .output()
-        .unwrap();
-    assert!(
-        ev.status.success(),
-        "{}",
-        String::from_utf8_lossy(&ev.stderr)
-    );
-    let e: serde_json::Value = serde_json::from_slice(&ev.stdout).unwrap();
+    let ev = run_ok(&["evaluate", &venue, "--json", "--assignment", &wef]);
+    let e = json(&ev.stdout);
     assert_eq!(e["envy"]["wef1"], true);
     assert_eq!(e["envy"]["worst_ratio"], s["wef1"]["envy"]["worst_ratio"]);
-    // The plain optimum is usually not WEF1-checked as such, but evaluate reports on it too.
-    let refused = bin()
-        .args([
-            "assign",
-            venue.to_str().unwrap(),
-            "--objective",
-            "wef1",
-            "--max-probability",
-            "0.5",
-        ])
-        .output()
-        .unwrap();
+    // WEF1 with probability caps is refused, with the reason.
+    let refused = run(&[
+        "assign",
+        &venue,
+        "--objective",
+        "wef1",
+        "--max-probability",
+        "0.5",
+    ]);
     assert!(!refused.status.success());
-    assert!(String::from_utf8_lossy(&refused.stderr).contains("wef1"));
+    assert!(stderr(&refused).contains("wef1"));
 }
 
 #[test]

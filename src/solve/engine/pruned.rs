@@ -184,6 +184,47 @@ pub(crate) fn solve_pruned(
     solve_from(net, per_paper, explicit, None, true)
 }
 
+/// How wide a candidate graph is: each paper's best reviewers and each reviewer's best papers,
+/// or the full eligible graph.
+struct Width {
+    per_paper: usize,
+    per_reviewer: usize,
+    full: bool,
+}
+
+impl Width {
+    /// The width [`solve_from`] starts at: `per_paper` reviewers per paper, or the full graph on
+    /// a small instance (unless `explicit`).
+    fn first(pb: &Problem<'_>, per_paper: usize, explicit: bool) -> Width {
+        let (np, nr) = (pb.n_papers(), pb.n_reviewers());
+        let max_load = pb.max_load.iter().copied().max().unwrap_or(0) as usize;
+        let per_paper = per_paper.max(1);
+        Width {
+            per_paper,
+            per_reviewer: (2 * max_load).max(per_paper / 2).max(6),
+            full: (!explicit && np * nr <= FULL_GRAPH_PAIRS) || per_paper >= nr,
+        }
+    }
+
+    /// The candidate pairs of this width, pairs without capacity left out.
+    fn pairs(&self, net: &PairNetwork<'_>) -> Vec<Vec<u32>> {
+        let pairs = if self.full {
+            flow::all_eligible(net.pb)
+        } else {
+            flow::candidates(net.pb, self.per_paper, self.per_reviewer)
+        };
+        with_capacity(net, pairs)
+    }
+}
+
+/// `pairs` without those of capacity 0 in `net`.
+fn with_capacity(net: &PairNetwork<'_>, mut pairs: Vec<Vec<u32>>) -> Vec<Vec<u32>> {
+    pairs.par_iter_mut().enumerate().for_each(|(p, rs)| {
+        rs.retain(|&r| (net.cap)(p, r) > 0);
+    });
+    pairs
+}
+
 /// The candidate pairs [`solve_from`] starts from without a [`Start`]: each paper's
 /// `per_paper` best eligible reviewers and each reviewer's best papers, or every eligible pair
 /// on a small instance (unless `explicit`); pairs without capacity left out.
@@ -192,21 +233,7 @@ pub(crate) fn first_pairs(
     per_paper: usize,
     explicit: bool,
 ) -> Vec<Vec<u32>> {
-    let pb = net.pb;
-    let (np, nr) = (pb.n_papers(), pb.n_reviewers());
-    let max_load = pb.max_load.iter().copied().max().unwrap_or(0) as usize;
-    let per_paper = per_paper.max(1);
-    let per_reviewer = (2 * max_load).max(per_paper / 2).max(6);
-    let full = (!explicit && np * nr <= FULL_GRAPH_PAIRS) || per_paper >= nr;
-    let mut pairs = if full {
-        flow::all_eligible(pb)
-    } else {
-        flow::candidates(pb, per_paper, per_reviewer)
-    };
-    pairs.par_iter_mut().enumerate().for_each(|(p, rs)| {
-        rs.retain(|&r| (net.cap)(p, r) > 0);
-    });
-    pairs
+    Width::first(net.pb, per_paper, explicit).pairs(net)
 }
 
 /// [`solve_pruned`], starting from an earlier optimum ([`Start`]) when given one: its candidate pairs
@@ -223,20 +250,7 @@ pub(crate) fn solve_from(
     let pb = net.pb;
     let (np, nr) = (pb.n_papers(), pb.n_reviewers());
     let max_demand = pb.demand.iter().copied().max().unwrap_or(0) as usize;
-    let max_load = pb.max_load.iter().copied().max().unwrap_or(0) as usize;
-    let mut per_paper = per_paper.max(1);
-    let mut per_reviewer = (2 * max_load).max(per_paper / 2).max(6);
-    let mut full = (!explicit && np * nr <= FULL_GRAPH_PAIRS) || per_paper >= nr;
-    let keep = |pairs: Vec<Vec<u32>>| -> Vec<Vec<u32>> {
-        pairs
-            .into_par_iter()
-            .enumerate()
-            .map(|(p, mut rs)| {
-                rs.retain(|&r| (net.cap)(p, r) > 0);
-                rs
-            })
-            .collect()
-    };
+    let mut width = Width::first(pb, per_paper, explicit);
     // The start's pairs that still have capacity; its flow fits only if none of them lost any.
     let start = start.filter(|_| net.structure.is_none()).map(|mut s| {
         let mut fits = true;
@@ -253,14 +267,14 @@ pub(crate) fn solve_from(
         s
     });
     let mut pairs = match &start {
-        Some(s) if !full => s
+        Some(s) if !width.full => s
             .flows
             .iter()
             .map(|row| row.iter().map(|&(r, _)| r).collect())
             .collect(),
-        _ => first_pairs(net, per_paper, explicit),
+        _ => width.pairs(net),
     };
-    if let (Some(must), false) = (net.must, full) {
+    if let (Some(must), false) = (net.must, width.full) {
         merge(&mut pairs, must.iter().map(|row| row.iter().copied()));
     }
     let mut pricing_rounds = 0;
@@ -279,23 +293,23 @@ pub(crate) fn solve_from(
         let n = np + nr + 1 + st.map_or(0, |st| st.extra_nodes);
         let built = arcs(net, st, &pairs);
         if let Some(short) = shortfall(n, &built.arcs, &built.balance) {
-            if full {
+            if width.full {
                 return Ok(Pruned::Infeasible(short, structure.unwrap_or_default()));
             }
-            if flow::widen(&mut per_paper, &mut per_reviewer, np, nr) {
+            if flow::widen(&mut width.per_paper, &mut width.per_reviewer, np, nr) {
                 if np * nr > MAX_FULL_GRAPH_PAIRS {
                     return Err(Error::Solver(format!(
                         "no feasible flow among the {} best reviewers of each paper, and the full \
                          graph of {} pairs is too large to build: the instance is most likely \
                          infeasible",
-                        per_paper / 2,
+                        width.per_paper / 2,
                         np * nr
                     )));
                 }
-                full = true;
-                pairs = keep(flow::all_eligible(pb));
+                width.full = true;
+                pairs = width.pairs(net);
             } else {
-                let more = keep(flow::candidates(pb, per_paper, per_reviewer));
+                let more = width.pairs(net);
                 merge(&mut pairs, more.into_iter().map(|row| row.into_iter()));
             }
             continue;
@@ -391,7 +405,7 @@ pub(crate) fn solve_from(
                 pricing_rounds,
             }));
         }
-        if full {
+        if width.full {
             return Err(Error::Verification(
                 "pricing found improving pairs on the full graph".into(),
             ));
