@@ -14,14 +14,18 @@
 //!
 //! The product is the register-blocked scheme of BLIS and OpenBLAS's Haswell kernels: a 6 × 16
 //! tile of the result lives in twelve AVX registers while `k` runs, reading one 16-wide row of the
-//! packed right-hand side and broadcasting six left-hand values per step. The reduction runs in
-//! blocks of 256 (a panel's block, 16 KB, stays in L1) and the rows in blocks of 96, packed six
-//! side by side (they stay in L2) while each panel is swept across them. On this machine the
-//! product runs at 50–70 GFLOP/s a core against a measured peak of 87–90 (`cargo run --release
-//! --example embed_speed -- --kernels`; its timings vary by ±20 % between runs).
+//! packed right-hand side and broadcasting six left-hand values per step, and summing straight
+//! into `C`. The rows run in blocks of at most 96, packed six side by side (they stay in L2), and
+//! few enough that the block's part of `C` stays in L2 too; within a block, the reduction runs in
+//! even blocks of at most 256 (a panel's block, at most 16 KB, stays in L1), each swept by every
+//! panel in turn. On this machine the product runs at 55–80 GFLOP/s a core against a measured
+//! peak of 87–90 (`cargo run --release --example embed_speed -- --kernels`; its timings vary by
+//! ±20 % between runs, and drop by about a fifth when both cores compute).
 //!
 //! The element-wise functions are plain Rust compiled twice (with and without AVX2 and FMA, chosen
 //! at run time): no operation is fused that the source does not fuse, so both give the same bits.
+//! The polynomials of `exp` and `erf` fuse each step ([`f32::mul_add`]): one instruction with FMA,
+//! a correctly rounded library call without it (slower, the same bits).
 
 use std::sync::OnceLock;
 
@@ -29,9 +33,12 @@ use std::sync::OnceLock;
 pub const NR: usize = 16;
 /// Rows of the register tile.
 pub const MR: usize = 6;
-/// Rows of the left-hand side swept by one panel before the next panel.
+/// Rows of the left-hand side swept by one panel before the next panel (at most).
 const MC: usize = 96;
-/// The reduction's block: a panel's block is 16 KB.
+/// Values of `C` a block of rows may span: 192 KB, well inside L2 (512 KB).
+const C_BLOCK: usize = 48 * 1024;
+/// The reduction's longest block: a panel's block is at most 16 KB (L1 holds 32; 384, 24 KB,
+/// measured slower).
 const KC: usize = 256;
 
 /// Whether this CPU runs the AVX2 + FMA kernels (checked once).
@@ -153,12 +160,12 @@ unsafe fn gemm_avx2<E: FnMut(usize, usize, &mut [f32])>(
     ldc: usize,
     epilogue: E,
 ) {
-    gemm_body(a, lda, m, b, c, ldc, epilogue, |rows, b, t| {
+    gemm_body(a, lda, m, b, c, ldc, epilogue, |rows, b, c, ldc, load| {
         // SAFETY: AVX2 and FMA are enabled here.
         unsafe {
             match rows.step {
-                1 => micro_avx2::<1>(rows, b, t),
-                _ => micro_avx2::<MR>(rows, b, t),
+                1 => micro_avx2::<1>(rows, b, c, ldc, load),
+                _ => micro_avx2::<MR>(rows, b, c, ldc, load),
             }
         }
     });
@@ -174,11 +181,21 @@ struct Rows<'a> {
     k: usize,
 }
 
-/// The loops around the micro-kernel (Goto's): `k` in blocks of [`KC`], and in each, blocks of
-/// [`MC`] rows (packed six side by side, zero rows past `m`, when `B` has four panels or more),
-/// each swept by every panel in turn: a panel's block (16 KB) stays in L1 across the rows, the
-/// rows' block in L2. A tile's sums continue from block to block of `k` through `C` (stored and
-/// reloaded exactly), so each element is still one chain.
+/// The reduction's blocks: `k` split evenly in blocks of at most [`KC`], each a multiple of 4
+/// (the last takes what is left).
+fn reduction_block(k: usize) -> usize {
+    k.div_ceil(k.div_ceil(KC).max(1))
+        .next_multiple_of(4)
+        .min(KC)
+}
+
+/// The loops around the micro-kernel (Goto's): blocks of at most [`MC`] rows (packed six side by
+/// side, zero rows past `m`, when `B` has four panels or more; fewer rows when `B` is wide, so
+/// that their part of `C` stays in L2), and in each, `k` in blocks of at most [`KC`], each swept
+/// by every panel in turn: a panel's block stays in L1 across the rows, the rows' block in L2. A
+/// full 6 × 16 tile is summed in registers straight into `C`, continuing from block to block of
+/// `k` from the sums stored there (exactly), so each element is still one chain; a tile cut by
+/// `C`'s edge goes through a 6 × 16 buffer.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn gemm_body<E, K>(
@@ -192,17 +209,20 @@ fn gemm_body<E, K>(
     micro: K,
 ) where
     E: FnMut(usize, usize, &mut [f32]),
-    K: Fn(&Rows, &[f32], &mut [f32; MR * NR]),
+    K: Fn(&Rows, &[f32], &mut [f32], usize, bool),
 {
     let (k, n) = (b.k, b.n);
     let pack = n.div_ceil(NR) >= 4;
+    let block = reduction_block(k);
     let mut tile = [0f32; MR * NR];
-    let mut packed = vec![0f32; if pack { MC * KC.min(k) } else { 0 }];
-    for k0 in (0..k.max(1)).step_by(KC) {
-        let kc = KC.min(k - k0);
-        let last = k0 + kc == k;
-        for m0 in (0..m).step_by(MC) {
-            let m1 = (m0 + MC).min(m);
+    // Rows a block: as many as keep the block's part of `C` in L2 between blocks of `k`.
+    let mc = (C_BLOCK / n.next_multiple_of(NR) / MR * MR).clamp(MR, MC);
+    let mut packed = vec![0f32; if pack { mc * block.min(k) } else { 0 }];
+    for m0 in (0..m).step_by(mc) {
+        let m1 = (m0 + mc).min(m);
+        for k0 in (0..k.max(1)).step_by(block.max(1)) {
+            let kc = block.min(k - k0);
+            let (load, last) = (k0 > 0, k0 + kc == k);
             if pack {
                 for (i, panel) in (m0..m1).step_by(MR).zip(packed.chunks_exact_mut(MR * kc)) {
                     for r in 0..MR {
@@ -239,20 +259,24 @@ fn gemm_body<E, K>(
                         }
                     };
                     let live = MR.min(m1 - i);
-                    if k0 == 0 {
-                        tile.fill(0.0);
+                    if live == MR && width == NR {
+                        micro(&rows, panel, &mut c[i * ldc + col..], ldc, load);
                     } else {
+                        if load {
+                            for r in 0..live {
+                                let src = &c[(i + r) * ldc + col..][..width];
+                                tile[r * NR..r * NR + width].copy_from_slice(src);
+                            }
+                        }
+                        micro(&rows, panel, &mut tile, NR, load);
                         for r in 0..live {
-                            let src = &c[(i + r) * ldc + col..][..width];
-                            tile[r * NR..r * NR + width].copy_from_slice(src);
+                            let dst = &mut c[(i + r) * ldc + col..][..width];
+                            dst.copy_from_slice(&tile[r * NR..r * NR + width]);
                         }
                     }
-                    micro(&rows, panel, &mut tile);
-                    for r in 0..live {
-                        let dst = &mut c[(i + r) * ldc + col..][..width];
-                        dst.copy_from_slice(&tile[r * NR..r * NR + width]);
-                        if last {
-                            epilogue(i + r, col, dst);
+                    if last {
+                        for r in 0..live {
+                            epilogue(i + r, col, &mut c[(i + r) * ldc + col..][..width]);
                         }
                     }
                 }
@@ -261,33 +285,41 @@ fn gemm_body<E, K>(
     }
 }
 
-/// The micro-kernel on any CPU (`t += A · B`): the same fused chains as the AVX2 one, one
-/// element at a time.
-fn micro_portable(rows: &Rows, b: &[f32], t: &mut [f32; MR * NR]) {
+/// The micro-kernel on any CPU: a 6 × 16 tile of `c` (row stride `ldc`) becomes `A · B`, added
+/// to its values when `load`: the same fused chains as the AVX2 one, one element at a time.
+fn micro_portable(rows: &Rows, b: &[f32], c: &mut [f32], ldc: usize, load: bool) {
     for r in 0..MR {
         for j in 0..NR {
-            let mut s = t[r * NR + j];
+            let mut s = if load { c[r * ldc + j] } else { 0.0 };
             for kk in 0..rows.k {
                 let x = rows.data[rows.start[r] + kk * rows.step];
                 s = x.mul_add(b[kk * NR + j], s);
             }
-            t[r * NR + j] = s;
+            c[r * ldc + j] = s;
         }
     }
 }
 
-/// A 6 × 16 tile `t += A · B` in registers over `rows.k` (`STEP` is `rows.step`, made a
-/// constant for the addressing), `b` a panel's block (`k·16 + j`).
+/// A 6 × 16 tile of `c` (row stride `ldc`) becomes `A · B` over `rows.k`, added to its values
+/// when `load`, summed in registers (`STEP` is `rows.step`, made a constant for the addressing);
+/// `b` is a panel's block (`k·16 + j`).
 ///
 /// # Safety
 /// The CPU must have AVX2 and FMA.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 #[inline]
-unsafe fn micro_avx2<const STEP: usize>(rows: &Rows, b: &[f32], t: &mut [f32; MR * NR]) {
+unsafe fn micro_avx2<const STEP: usize>(
+    rows: &Rows,
+    b: &[f32],
+    c: &mut [f32],
+    ldc: usize,
+    load: bool,
+) {
     use std::arch::x86_64::*;
     let k = rows.k;
     assert!(rows.step == STEP && b.len() >= NR * k);
+    assert!(ldc >= NR && c.len() >= (MR - 1) * ldc + NR);
     assert!(
         rows.start
             .iter()
@@ -295,11 +327,18 @@ unsafe fn micro_avx2<const STEP: usize>(rows: &Rows, b: &[f32], t: &mut [f32; MR
     );
     let a: [*const f32; MR] = std::array::from_fn(|r| rows.data[rows.start[r]..].as_ptr());
     let b = b.as_ptr();
-    // SAFETY: every read is inside the slices checked above (`kk < k`, `r < 6`).
+    let c = c.as_mut_ptr();
+    // SAFETY: every read is inside the slices checked above (`kk < k`, `r < 6`), and every
+    // access to `c` is at `r·ldc + j` with `r < 6`, `j < 16`.
     unsafe {
-        let mut lo: [__m256; MR] = std::array::from_fn(|r| _mm256_loadu_ps(t.as_ptr().add(r * NR)));
-        let mut hi: [__m256; MR] =
-            std::array::from_fn(|r| _mm256_loadu_ps(t.as_ptr().add(r * NR + 8)));
+        let (mut lo, mut hi) = if load {
+            (
+                std::array::from_fn::<__m256, MR, _>(|r| _mm256_loadu_ps(c.add(r * ldc))),
+                std::array::from_fn::<__m256, MR, _>(|r| _mm256_loadu_ps(c.add(r * ldc + 8))),
+            )
+        } else {
+            ([_mm256_setzero_ps(); MR], [_mm256_setzero_ps(); MR])
+        };
         for kk in 0..k {
             let b0 = _mm256_loadu_ps(b.add(kk * NR));
             let b1 = _mm256_loadu_ps(b.add(kk * NR + 8));
@@ -310,8 +349,8 @@ unsafe fn micro_avx2<const STEP: usize>(rows: &Rows, b: &[f32], t: &mut [f32; MR
             }
         }
         for r in 0..MR {
-            _mm256_storeu_ps(t.as_mut_ptr().add(r * NR), lo[r]);
-            _mm256_storeu_ps(t.as_mut_ptr().add(r * NR + 8), hi[r]);
+            _mm256_storeu_ps(c.add(r * ldc), lo[r]);
+            _mm256_storeu_ps(c.add(r * ldc + 8), hi[r]);
         }
     }
 }
@@ -353,14 +392,14 @@ pub fn exp(x: f32) -> f32 {
     let x = x.clamp(-87.0, 88.0);
     let t = x * std::f32::consts::LOG2_E + MAGIC;
     let n = t - MAGIC;
-    let r = x - n * LN2_HI - n * LN2_LO;
-    let mut p = 1.987_569_1e-4;
-    p = p * r + 1.398_199_9e-3;
-    p = p * r + 8.333_452e-3;
-    p = p * r + 4.166_579_6e-2;
-    p = p * r + 1.666_666_5e-1;
-    p = p * r + 0.5;
-    let y = p * r * r + r + 1.0;
+    let r = (-n).mul_add(LN2_LO, (-n).mul_add(LN2_HI, x));
+    let mut p: f32 = 1.987_569_1e-4;
+    p = p.mul_add(r, 1.398_199_9e-3);
+    p = p.mul_add(r, 8.333_452e-3);
+    p = p.mul_add(r, 4.166_579_6e-2);
+    p = p.mul_add(r, 1.666_666_5e-1);
+    p = p.mul_add(r, 0.5);
+    let y = p.mul_add(r * r, r) + 1.0;
     let scale = f32::from_bits(t.to_bits().wrapping_sub(MAGIC.to_bits()).wrapping_add(127) << 23);
     if small { 0.0 } else { y * scale }
 }
@@ -370,18 +409,18 @@ pub fn exp(x: f32) -> f32 {
 pub fn erf(x: f32) -> f32 {
     let x = x.clamp(-4.0, 4.0);
     let x2 = x * x;
-    let mut p = -2.726_142_3e-10;
-    p = p * x2 + 2.770_681_4e-8;
-    p = p * x2 + -2.101_024e-6;
-    p = p * x2 + -5.692_506_4e-5;
-    p = p * x2 + -7.349_906_3e-4;
-    p = p * x2 + -2.954_600_1e-3;
-    p = p * x2 + -1.609_603_3e-2;
-    let mut q = -1.456_607_2e-5;
-    q = q * x2 + -2.133_740_6e-4;
-    q = q * x2 + -1.682_827e-3;
-    q = q * x2 + -7.373_329_3e-3;
-    q = q * x2 + -1.426_474e-2;
+    let mut p: f32 = -2.726_142_3e-10;
+    p = p.mul_add(x2, 2.770_681_4e-8);
+    p = p.mul_add(x2, -2.101_024e-6);
+    p = p.mul_add(x2, -5.692_506_4e-5);
+    p = p.mul_add(x2, -7.349_906_3e-4);
+    p = p.mul_add(x2, -2.954_600_1e-3);
+    p = p.mul_add(x2, -1.609_603_3e-2);
+    let mut q: f32 = -1.456_607_2e-5;
+    q = q.mul_add(x2, -2.133_740_6e-4);
+    q = q.mul_add(x2, -1.682_827e-3);
+    q = q.mul_add(x2, -7.373_329_3e-3);
+    q = q.mul_add(x2, -1.426_474e-2);
     x * p / q
 }
 
@@ -509,8 +548,9 @@ mod tests {
 
     #[test]
     fn gemm_matches_fused_chains_and_ignores_the_row_count() {
-        // k past one block of the reduction (KC), n past a panel's multiple, m past MC.
-        let (m, k, n) = (103, 300, 45);
+        // k past one block of the reduction (KC), n past a panel's multiple (with enough panels
+        // to pack the rows), m past MC.
+        let (m, k, n) = (103, 900, 75);
         let a = lcg(m * k, 1);
         let w = lcg(n * k, 2);
         let b = Packed::from_weight(&w, n, k);

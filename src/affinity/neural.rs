@@ -144,8 +144,9 @@ impl TextModel {
             .copied()
             .zip(self.token_ids(&todo_texts, true)?)
             .collect();
+        // Longest first: the run then ends on short batches, and no core waits long for the other.
         let mut order: Vec<usize> = (0..encodings.len()).collect();
-        order.sort_by_key(|&k| (encodings[k].1.len(), k));
+        order.sort_by_key(|&k| (std::cmp::Reverse(encodings[k].1.len()), k));
         let bar = crate::progress::bar(progress, order.len() as u64, "embedding texts");
         // Only texts of equal token count share a batch: no padding, so a text's vector does not
         // depend on the other texts of its batch (`tests/neural.rs` checks it bit for bit, alone
@@ -241,34 +242,53 @@ impl TextModel {
         )
     }
 
-    /// Runs `batches` (each of texts of one token count) through the model on all cores, a round
-    /// of batches at a time, one batch a core, and hands each batch's vectors to `take(batch,
-    /// vectors)` in order.
+    /// Runs `batches` (each of texts of one token count) through the model on all cores and hands
+    /// each batch's vectors to `take(batch, vectors)` in order.
+    ///
+    /// One worker a core (as many as rayon's pool has threads), each with its own activations,
+    /// takes the next batch as soon as it is done with one, so no core waits for another until the
+    /// last batch; this thread only puts the results back in order and hands them on. When a
+    /// batch or `take` fails, the workers stop after their current batch.
     fn forward_batches(
         &self,
         batches: &[Vec<&[u32]>],
         normalize: bool,
         mut take: impl FnMut(usize, Vec<Vec<f32>>) -> Result<()>,
     ) -> Result<()> {
-        let threads = rayon::current_num_threads();
-        // One set of activations a thread, reused from batch to batch.
-        let scratch: Vec<std::sync::Mutex<Scratch>> =
-            (0..threads).map(|_| Default::default()).collect();
-        let round = 4 * threads;
-        for (r, group) in batches.chunks(round).enumerate() {
-            let vectors: Vec<Vec<Vec<f32>>> = group
-                .par_iter()
-                .map(|rows| {
-                    let slot = rayon::current_thread_index().unwrap_or(0) % threads;
-                    let mut s = scratch[slot].lock().unwrap_or_else(|e| e.into_inner());
-                    self.forward(rows, normalize, &mut s)
-                })
-                .collect::<Result<_>>()?;
-            for (i, v) in vectors.into_iter().enumerate() {
-                take(r * round + i, v)?;
+        use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+        let threads = rayon::current_num_threads().min(batches.len()).max(1);
+        let (next, stop) = (AtomicUsize::new(0), AtomicBool::new(false));
+        std::thread::scope(|scope| {
+            let (send, receive) = std::sync::mpsc::channel();
+            for _ in 0..threads {
+                let send = send.clone();
+                let (next, stop) = (&next, &stop);
+                scope.spawn(move || {
+                    let mut scratch = Scratch::default();
+                    while !stop.load(Ordering::Relaxed) {
+                        let b = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(rows) = batches.get(b) else { break };
+                        let vectors = self.forward(rows, normalize, &mut scratch);
+                        if send.send((b, vectors)).is_err() {
+                            break;
+                        }
+                    }
+                });
             }
-        }
-        Ok(())
+            drop(send);
+            let mut waiting = std::collections::BTreeMap::new();
+            let mut due = 0;
+            let result = receive.iter().try_for_each(|(b, vectors)| {
+                waiting.insert(b, vectors);
+                while let Some(vectors) = waiting.remove(&due) {
+                    take(due, vectors?)?;
+                    due += 1;
+                }
+                Ok(())
+            });
+            stop.store(true, Ordering::Relaxed);
+            result
+        })
     }
 
     /// One batch of token ids, all of the same length (no padding), through the model, pooled,
@@ -343,7 +363,7 @@ fn model_key(dir: &Path, pooling: Pooling, normalize: bool, max_tokens: usize) -
     h.write(&head[..n]);
     // The kernels' version: vectors computed by another implementation differ in their last
     // bits, and a cache must not mix the two.
-    h.write(format!("{pooling:?}{normalize}{max_tokens}kernels-1").as_bytes());
+    h.write(format!("{pooling:?}{normalize}{max_tokens}kernels-2").as_bytes());
     Ok(format!("{:016x}", h.0))
 }
 
