@@ -81,6 +81,10 @@ pub const OPS: [&str; 9] = [
     "feed-forward down + residual",
 ];
 
+/// Queries whose attention is computed together: their scores (at most 24 KB for 256 keys) stay in
+/// L1 from the product with the keys, through the softmax, to the product with the values.
+const STRIP: usize = 24;
+
 /// The tensors of a safetensors file, by name.
 struct Tensors {
     map: memmap2::Mmap,
@@ -228,18 +232,12 @@ impl Linear {
         })
     }
 
-    /// `out = x · Wᵀ + b` for `m` rows, then `then(row, column, values)` on each segment.
-    fn apply(
-        &self,
-        x: &[f32],
-        m: usize,
-        out: &mut [f32],
-        mut then: impl FnMut(usize, usize, &mut [f32]),
-    ) {
+    /// `out = x · Wᵀ + b` for `m` rows, then `then(row, values)` on each row.
+    fn apply(&self, x: &[f32], m: usize, out: &mut [f32], mut then: impl FnMut(usize, &mut [f32])) {
         let (k, n) = (self.weight.k(), self.weight.n());
-        kernels::gemm(x, k, m, &self.weight, out, n, |i, j, v| {
-            kernels::add(v, &self.bias[j..]);
-            then(i, j, v);
+        kernels::gemm(x, k, m, &self.weight, out, n, |i, v| {
+            kernels::add(v, &self.bias);
+            then(i, v);
         });
     }
 }
@@ -406,7 +404,7 @@ impl Bert {
             buf.resize(rows * width, 0.0);
         }
         inner.resize(rows * self.intermediate, 0.0);
-        scores.resize(len * len, 0.0);
+        scores.resize(STRIP * len, 0.0);
         self.timed(0, || {
             for (i, (row, &t)) in x.chunks_exact_mut(h).zip(ids).enumerate() {
                 let word = &self.word[t as usize * h..][..h];
@@ -421,40 +419,48 @@ impl Bert {
         });
         let (d, scale) = (self.head_size, 1.0 / (self.head_size as f32).sqrt());
         for l in &self.layers {
-            self.timed(1, || l.qkv.apply(x, rows, qkv, |_, _, _| {}));
+            self.timed(1, || l.qkv.apply(x, rows, qkv, |_, _| {}));
             for text in 0..rows / len {
                 let q = &qkv[text * len * 3 * h..][..len * 3 * h];
                 for head in 0..self.heads {
                     let at = head * d;
-                    self.timed(4, || keys.pack_transposed(&q[h + at..], len, d, 3 * h));
-                    self.timed(2, || {
-                        kernels::gemm(&q[at..], 3 * h, len, keys, scores, len, |_, _, _| {})
-                    });
-                    self.timed(3, || kernels::softmax_rows(scores, len, scale));
                     self.timed(4, || {
+                        keys.pack_transposed(&q[h + at..], len, d, 3 * h);
                         values.pack(&q[2 * h + at..], len, d, 3 * h);
-                        let out = &mut context[text * len * h + at..];
-                        kernels::gemm(scores, len, len, values, out, h, |_, _, _| {});
                     });
+                    // A strip of queries at a time: its scores stay in L1 from q·kᵀ to p·v.
+                    for s0 in (0..len).step_by(STRIP) {
+                        let strip = STRIP.min(len - s0);
+                        let scores = &mut scores[..strip * len];
+                        let (query, out) = ((s0 * 3 * h) + at, (text * len + s0) * h + at);
+                        self.timed(2, || {
+                            kernels::gemm(&q[query..], 3 * h, strip, keys, scores, len, |_, _| {})
+                        });
+                        self.timed(3, || kernels::softmax_rows(scores, len, scale));
+                        self.timed(4, || {
+                            let out = &mut context[out..];
+                            kernels::gemm(scores, len, strip, values, out, h, |_, _| {});
+                        });
+                    }
                 }
             }
             self.timed(5, || {
-                l.attention_out.apply(context, rows, attended, |i, j, v| {
-                    kernels::add(v, &x[i * h + j..]);
+                l.attention_out.apply(context, rows, attended, |i, v| {
+                    kernels::add(v, &x[i * h..]);
                 })
             });
             self.timed(6, || l.attention_norm.apply(attended));
             let act = self.act;
             self.timed(7, || {
-                l.up.apply(attended, rows, inner, |_, _, v| match act {
+                l.up.apply(attended, rows, inner, |_, v| match act {
                     HiddenAct::Gelu => kernels::gelu_erf(v),
                     HiddenAct::GeluApproximate => kernels::gelu_tanh(v),
                     HiddenAct::Relu => kernels::relu(v),
                 })
             });
             self.timed(8, || {
-                l.down.apply(inner, rows, x, |i, j, v| {
-                    kernels::add(v, &attended[i * h + j..]);
+                l.down.apply(inner, rows, x, |i, v| {
+                    kernels::add(v, &attended[i * h..]);
                 })
             });
             self.timed(6, || l.output_norm.apply(x));
