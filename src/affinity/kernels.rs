@@ -269,10 +269,12 @@ fn gemm_body<E, M, P>(
         for k0 in (0..k.max(1)).step_by(block.max(1)) {
             let kc = block.min(k - k0);
             let load = k0 > 0;
+            // Where rows `i .. i + 6` start in `A` at `k0`; past the last row, the last row again
+            // (its results are not kept).
+            let starts = |i: usize| std::array::from_fn(|r| (i + r).min(m1 - 1) * lda + k0);
             if pack {
                 for (i, panel) in (m0..m1).step_by(MR).zip(packed.chunks_exact_mut(MR * kc)) {
-                    let start = std::array::from_fn(|r| (i + r).min(m1 - 1) * lda + k0);
-                    (kernels.pack)(a, start, MR.min(m1 - i), kc, panel);
+                    (kernels.pack)(a, starts(i), MR.min(m1 - i), kc, panel);
                 }
             }
             for (p, panel) in b.panels().chunks_exact(k * NR).enumerate() {
@@ -287,11 +289,9 @@ fn gemm_body<E, M, P>(
                             k: kc,
                         }
                     } else {
-                        // Past the last row, the last row again (its results are not kept).
-                        let start = std::array::from_fn(|r| (i + r).min(m1 - 1) * lda + k0);
                         Rows {
                             data: a,
-                            start,
+                            start: starts(i),
                             step: 1,
                             k: kc,
                         }
@@ -336,7 +336,8 @@ fn pack_six(a: &[f32], start: [usize; MR], live: usize, kc: usize, panel: &mut [
     }
 }
 
-/// [`pack_six`] with AVX: eight values of each row at a time, transposed in registers.
+/// [`pack_six`] with AVX: eight values of each row at a time, transposed in registers (the last
+/// few columns by [`pack_six`]).
 ///
 /// # Safety
 /// The CPU must have AVX2.
@@ -395,12 +396,10 @@ unsafe fn pack_six_avx2(a: &[f32], start: [usize; MR], live: usize, kc: usize, p
                 }
             }
         }
-        for kk in main..kc {
-            for (r, row) in src.iter().enumerate() {
-                *dst.add(kk * MR + r) = if r < live { *row.add(kk) } else { 0.0 };
-            }
-        }
     }
+    // The last columns (fewer than eight), one at a time.
+    let rest = start.map(|s| s + main);
+    pack_six(a, rest, live, kc - main, &mut panel[main * MR..]);
 }
 
 /// The micro-kernel on any CPU: a 6 × 16 tile of `c` (row stride `ldc`) becomes `A · B`, added
